@@ -1,0 +1,46 @@
+"""camnet: multi-tenant platform for community camera networks (camera an ninh cộng đồng)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the web app. ``config`` overrides what the environment says."""
+    from . import apispec, coord, errors, i18n, settings, storage
+    from .extensions import csrf, db, login_manager, migrate
+    from .tenants import audit, auth, scoping
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(settings.from_env(instance_path=(config or {}).get("INSTANCE_DIR")))
+    app.config["MIGRATIONS_DIR"] = app.config.get("MIGRATIONS_DIR") or MIGRATIONS_DIR
+    app.config.update(config or {})
+    settings.validate(app.config)
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    scoping.install(db)
+    audit.install_append_only_guard()
+    app.extensions["camnet.coord"] = coord.store_for(app.config)
+    app.extensions["camnet.storage"] = storage.store_for(app.config)
+    auth.init_app(app)
+    i18n.init_app(app)
+    errors.register_error_handlers(app)
+
+    from .api import bp as api_bp
+    from .tenants.api import bp as tenants_api
+    from .tenants.views import bp as tenants_views
+
+    for bp in (api_bp, tenants_api):
+        csrf.exempt(bp)  # the API checks CSRF itself for cookie sessions (tenants.auth)
+        app.register_blueprint(bp)
+    app.register_blueprint(tenants_views)
+    _ = apispec  # routes describe themselves as they are declared
+    return app

@@ -1,0 +1,55 @@
+"""The ``camnet`` command: Flask's CLI with camnet's commands (``flask --app camnet`` works too)."""
+from __future__ import annotations
+
+import os
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.command("demo", help="Nạp dữ liệu mẫu / load the demo district (idempotent)")
+@with_appcontext
+def demo_command():
+    from .demo import load_all
+
+    summary = load_all()
+    click.echo("Demo loaded: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    from .tenants.demo import DEMO_PASSWORD, USERS
+
+    click.echo(f"Demo users (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in USERS))
+
+
+@click.command("serve", help="Chạy máy chủ web / run the web server (gevent)")
+@click.option("--host", default=lambda: os.environ.get("CAMNET_HOST", "127.0.0.1"))
+@click.option("--port", type=int, default=lambda: int(os.environ.get("CAMNET_PORT", "8000")))
+@click.option("--worker/--no-worker", default=True, help="Run the embedded capture worker too")
+@with_appcontext
+def serve_command(host, port, worker):
+    from .serve import serve
+
+    serve(host, port, embedded_worker=worker)
+
+
+def register(group) -> None:
+    from .tenants.cli import COMMANDS
+
+    for command in [demo_command, serve_command, *COMMANDS]:
+        group.add_command(command)
+
+
+def main():
+    import sys
+
+    if len(sys.argv) > 1 and sys.argv[1] in ("serve", "worker"):
+        from gevent import monkey
+
+        monkey.patch_all()
+    cli = FlaskGroup(create_app=_create_app, help="camnet: mạng camera an ninh cộng đồng")
+    register(cli)
+    cli.main(prog_name="camnet")

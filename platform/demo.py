@@ -1,0 +1,16 @@
+"""Load the whole demo: each feature adds its part in order."""
+from __future__ import annotations
+
+# Feature loaders in dependency order; each is idempotent and returns a dict of counts.
+LOADERS = ["camnet.tenants.demo:load_summary"]
+
+
+def load_all() -> dict:
+    import importlib
+
+    summary: dict = {}
+    for spec in LOADERS:
+        module, func = spec.split(":")
+        loader = getattr(importlib.import_module(module), func)
+        summary.update(loader() or {})
+    return summary

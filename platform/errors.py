@@ -1,0 +1,103 @@
+"""Domain errors raised by services, and the one place that maps them to HTTP."""
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from pydantic import ValidationError as PydanticValidationError
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, field: str | None = None, errors: list | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.errors = errors or []
+
+    def to_dict(self) -> dict:
+        body = {"error": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_failed"
+
+
+class NotFoundError(DomainError):
+    """Also the answer for another tenant's ids: existence is never confirmed."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, message: str = "Không tìm thấy / Not found", field: str | None = None):
+        super().__init__(message, field)
+
+
+class ForbiddenError(DomainError):
+    status = 403
+    code = "forbidden"
+
+    def __init__(self, message: str = "Không có quyền / Forbidden", field: str | None = None):
+        super().__init__(message, field)
+
+
+class UnauthorizedError(DomainError):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str = "Cần đăng nhập / Sign-in required"):
+        super().__init__(message)
+
+
+class ConflictError(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def pydantic_errors(exc: PydanticValidationError) -> ValidationFailed:
+    errors = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__") or None
+        errors.append({"field": field, "message": err.get("msg", "invalid")})
+    first = errors[0] if errors else {"field": None, "message": "invalid"}
+    return ValidationFailed(
+        f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+        field=first["field"],
+        errors=errors,
+    )
+
+
+def register_error_handlers(app) -> None:
+    from .extensions import db
+
+    def render(err: DomainError):
+        db.session.rollback()  # nothing is half written
+        if _wants_json():
+            return jsonify(err.to_dict()), err.status
+        return render_template("error.html", error=err), err.status
+
+    app.register_error_handler(DomainError, render)
+    app.register_error_handler(PydanticValidationError, lambda e: render(pydantic_errors(e)))
+
+    def http_error(exc: HTTPException):
+        if _wants_json():
+            return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), exc.code
+        return exc
+
+    app.register_error_handler(HTTPException, http_error)

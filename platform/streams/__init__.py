@@ -1,0 +1,1 @@
+"""Cameras, capture workers, snapshots, clips, health, retention and live view."""

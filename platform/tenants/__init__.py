@@ -1,0 +1,1 @@
+"""Hierarchy, communes, users, roles, sign-in, scoping and audit."""

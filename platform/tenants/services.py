@@ -1,0 +1,257 @@
+"""Tenant services: units, villages, users, grants, tokens, sign-in. They validate and own the transaction."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from ..errors import ConflictError, ForbiddenError, NotFoundError, TooManyRequests, ValidationFailed
+from ..extensions import db
+from . import audit, throttle
+from .models import AdminUnit, ApiToken, RoleGrant, User, Village
+from .passwords import hash_password, verify_password
+from .roles import ROLE_PERMISSIONS
+from .scoping import current_scope, system_scope
+
+
+def get_scoped(model, object_id, perm: str | None = None):
+    """Load one row through the scope; outside it (or without ``perm`` there) it does not exist."""
+    row = db.session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError()
+    if perm is not None and not current_scope().can(perm, row.scope_value()):
+        raise NotFoundError()
+    return row
+
+
+def require(perm: str, unit_id: int | None = None) -> None:
+    """Route-level check: a role that never holds ``perm`` is refused without looking at ids."""
+    scope = current_scope()
+    if unit_id is None:
+        if not scope.can(perm):
+            raise ForbiddenError()
+    elif not scope.can(perm, unit_id):
+        raise NotFoundError()
+
+
+# ---- units -------------------------------------------------------------------------------
+
+def create_unit(data) -> AdminUnit:
+    parent = None
+    if data.parent_id is None:
+        if not current_scope().system:
+            raise ValidationFailed("parent_id: only the platform creates a root unit", field="parent_id")
+    else:
+        parent = get_scoped(AdminUnit, data.parent_id, "units.manage")
+        if parent.is_commune:
+            raise ValidationFailed("parent_id: a commune cannot contain units", field="parent_id")
+    with system_scope():
+        if db.session.execute(select(AdminUnit.id).where(AdminUnit.code == data.code)).first():
+            raise ConflictError(f"code: a unit with code {data.code!r} already exists", field="code")
+        unit = AdminUnit(parent_id=data.parent_id, code=data.code, name=data.name, level=data.level,
+                         is_commune=data.is_commune, households=data.households,
+                         population=data.population, path="/")
+        db.session.add(unit)
+        db.session.flush()
+        unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+        audit.record("unit.create", unit_id=unit.id, object_type="unit", object_id=unit.id,
+                     detail={"name": unit.name, "parent_id": unit.parent_id})
+    db.session.commit()
+    return unit
+
+
+def list_units(parent_id: int | None = None) -> list[AdminUnit]:
+    stmt = select(AdminUnit).order_by(AdminUnit.path)
+    scope = current_scope()
+    if not scope.system:
+        stmt = stmt.where(AdminUnit.id.in_(scope.units_with("units.read")))
+    if parent_id is not None:
+        stmt = stmt.where(AdminUnit.parent_id == parent_id)
+    return list(db.session.execute(stmt).scalars())
+
+
+def communes_below(unit: AdminUnit) -> list[AdminUnit]:
+    return list(db.session.execute(
+        select(AdminUnit).where(AdminUnit.is_commune.is_(True),
+                                AdminUnit.path.startswith(unit.path, autoescape=True))
+        .order_by(AdminUnit.name)
+    ).scalars())
+
+
+# ---- villages ----------------------------------------------------------------------------
+
+def create_village(commune_id: int, data) -> Village:
+    commune = get_scoped(AdminUnit, commune_id, "units.manage")
+    if not commune.is_commune:
+        raise ValidationFailed("commune_id: villages belong to a commune", field="commune_id")
+    exists = db.session.execute(
+        select(Village.id).where(Village.commune_id == commune.id, Village.name == data.name)
+    ).first()
+    if exists:
+        raise ConflictError(f"name: {data.name!r} already exists in this commune", field="name")
+    village = Village(commune_id=commune.id, name=data.name, kind=data.kind,
+                      households=data.households, population=data.population)
+    db.session.add(village)
+    db.session.commit()
+    return village
+
+
+def list_villages(commune_id: int) -> list[Village]:
+    commune = get_scoped(AdminUnit, commune_id, "units.read")
+    return list(db.session.execute(
+        select(Village).where(Village.commune_id == commune.id).order_by(Village.name)
+    ).scalars())
+
+
+# ---- users and grants --------------------------------------------------------------------
+
+def create_user(data) -> User:
+    unit = get_scoped(AdminUnit, data.unit_id, "users.manage")
+    with system_scope():
+        if db.session.execute(select(User.id).where(User.username == data.username)).first():
+            raise ConflictError(f"username: {data.username!r} is taken", field="username")
+    user = User(username=data.username, full_name=data.full_name, email=data.email,
+                password_hash=hash_password(data.password), unit_id=unit.id, lang=data.lang)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", unit_id=unit.id, object_type="user", object_id=user.id,
+                 detail={"username": user.username})
+    db.session.commit()
+    return user
+
+
+def grant_role(user_id: int, data) -> RoleGrant:
+    user = get_scoped(User, user_id, "users.manage")
+    unit = get_scoped(AdminUnit, data.unit_id, "users.manage")
+    if data.role not in ROLE_PERMISSIONS:
+        raise ValidationFailed("role: unknown role", field="role")
+    if data.role == "admin" and unit.parent_id is not None:
+        raise ValidationFailed("role: platform admin is granted at the root only", field="role")
+    if data.role in {"chairman", "operator", "technician", "household", "sponsor"} and not unit.is_commune:
+        raise ValidationFailed(f"unit_id: the {data.role} role is held at a commune", field="unit_id")
+    existing = db.session.execute(
+        select(RoleGrant).where(RoleGrant.user_id == user.id, RoleGrant.role == data.role,
+                                RoleGrant.unit_id == unit.id)
+    ).scalar_one_or_none()
+    if existing:
+        return existing
+    grant = RoleGrant(user_id=user.id, role=data.role, unit_id=unit.id,
+                      granted_by_id=current_scope().user_id)
+    db.session.add(grant)
+    db.session.flush()
+    audit.record("role.grant", unit_id=unit.id, object_type="user", object_id=user.id,
+                 detail={"role": data.role, "unit_id": unit.id})
+    db.session.commit()
+    return grant
+
+
+def revoke_grant(user_id: int, grant_id: int) -> None:
+    user = get_scoped(User, user_id, "users.manage")
+    grant = get_scoped(RoleGrant, grant_id, "users.manage")
+    if grant.user_id != user.id:
+        raise NotFoundError()
+    audit.record("role.revoke", unit_id=grant.unit_id, object_type="user", object_id=user.id,
+                 detail={"role": grant.role, "unit_id": grant.unit_id})
+    db.session.delete(grant)
+    db.session.commit()
+
+
+def list_users(unit_id: int | None = None) -> list[User]:
+    stmt = select(User).order_by(User.username)
+    scope = current_scope()
+    if not scope.system:
+        stmt = stmt.where(User.unit_id.in_(scope.units_with("users.read")))
+    if unit_id is not None:
+        stmt = stmt.where(User.unit_id == unit_id)
+    return list(db.session.execute(stmt).scalars())
+
+
+# ---- tokens ------------------------------------------------------------------------------
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(user: User, data) -> tuple[ApiToken, str]:
+    """Returns the token row and the secret, which is shown once and never stored."""
+    if data.expires_at is not None and data.expires_at.replace(tzinfo=data.expires_at.tzinfo or timezone.utc) <= datetime.now(timezone.utc):
+        raise ValidationFailed("expires_at: must be in the future", field="expires_at")
+    secret = "cn_" + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, unit_id=user.unit_id, name=data.name, prefix=secret[:10],
+                     token_hash=_token_hash(secret), expires_at=data.expires_at)
+    with system_scope():
+        db.session.add(token)
+        db.session.flush()
+        audit.record("token.create", unit_id=user.unit_id, object_type="token", object_id=token.id,
+                     detail={"name": data.name, "user_id": user.id})
+    db.session.commit()
+    return token, secret
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    with system_scope():
+        return list(db.session.execute(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+        ).scalars())
+
+
+def revoke_token(user: User, token_id: int) -> ApiToken:
+    with system_scope():
+        token = db.session.execute(
+            select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+        ).scalar_one_or_none()
+        if token is None:
+            raise NotFoundError()
+        if token.revoked_at is None:
+            token.revoked_at = datetime.now(timezone.utc)
+            audit.record("token.revoke", unit_id=token.unit_id, object_type="token", object_id=token.id)
+    db.session.commit()
+    return token
+
+
+def user_for_token(secret: str) -> User | None:
+    if not secret.startswith("cn_"):
+        return None
+    now = datetime.now(timezone.utc)
+    with system_scope():
+        token = db.session.execute(
+            select(ApiToken).where(ApiToken.token_hash == _token_hash(secret))
+        ).scalar_one_or_none()
+        if token is None or token.revoked_at is not None:
+            return None
+        expires = token.expires_at
+        if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)) <= now:
+            return None
+        user = db.session.get(User, token.user_id)
+        return user if user and user.active else None
+
+
+# ---- sign-in -----------------------------------------------------------------------------
+
+def authenticate(username: str, password: str, ip: str | None) -> User:
+    """Check a password under the throttle; every attempt is audited."""
+    username = (username or "").strip().lower()
+    wait = throttle.locked_for(username, ip)
+    if wait:
+        with system_scope():
+            audit.record("auth.signin", outcome="locked", actor_name=username[:80],
+                         detail={"retry_after": wait})
+        db.session.commit()
+        raise TooManyRequests(f"Tạm khóa đăng nhập, thử lại sau {wait} giây / "
+                              f"Sign-in locked, retry in {wait} s", field="username")
+    with system_scope():
+        user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        ok = verify_password(user.password_hash if user else None, password) and user is not None and user.active
+        if not ok:
+            throttle.note_failure(username, ip)
+            audit.record("auth.signin", outcome="failed", unit_id=user.unit_id if user else None,
+                         actor_name=username[:80])
+            db.session.commit()
+            raise ValidationFailed("Sai tên đăng nhập hoặc mật khẩu / Wrong username or password",
+                                   field="password")
+        throttle.note_success(username)
+        audit.record("auth.signin", unit_id=user.unit_id, actor=user)
+    db.session.commit()
+    return user

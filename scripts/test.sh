@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what the tests need (system packages, Python packages), start the real services
+# (PostgreSQL, a 3-master Redis Cluster, an S3 server) when they are not running, and run
+# the whole suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONSAFEPATH=1
+bash scripts/services/install-system.sh
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+export PATH="$PWD/.venv/bin:$PATH"
+eval "$(bash scripts/services/up.sh)"
+mkdir -p test-artifacts
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

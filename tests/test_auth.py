@@ -1,0 +1,144 @@
+"""Sign-in, throttling (counters in the real Redis Cluster), bearer tokens and CSRF."""
+import pytest
+from sqlalchemy import select
+
+from camnet.extensions import db
+from camnet.tenants.models import AuditEvent
+from camnet.tenants.scoping import system_scope
+
+
+def _audits(action):
+    with system_scope():
+        return db.session.execute(select(AuditEvent).where(AuditEvent.action == action)
+                                  .order_by(AuditEvent.id)).scalars().all()
+
+
+def test_sign_in_with_good_password_reaches_home_and_is_audited(app, world, client_for):
+    client = client_for("operator_a")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Người dùng operator_a" in page.get_data(as_text=True)
+    rows = _audits("auth.signin")
+    assert rows[-1].outcome == "ok" and rows[-1].actor_name == "operator_a"
+    assert rows[-1].unit_id == world.id("a") and rows[-1].ip == "127.0.0.1"
+
+
+def test_wrong_password_is_refused_and_audited_as_failure(app, world):
+    client = app.test_client()
+    resp = client.post("/login", data={"username": "operator_a", "password": "sai-mat-khau"})
+    assert resp.status_code == 401
+    assert "Sai tên đăng nhập" in resp.get_data(as_text=True)
+    assert _audits("auth.signin")[-1].outcome == "failed"
+
+
+def test_unknown_user_gets_the_same_answer_as_wrong_password(app, world):
+    client = app.test_client()
+    a = client.post("/login", data={"username": "khong-ton-tai", "password": "x"})
+    b = client.post("/login", data={"username": "operator_a", "password": "x"})
+    assert a.status_code == b.status_code == 401
+
+
+def test_five_failures_in_thirty_seconds_lock_the_account_even_for_the_right_password(app, world):
+    client = app.test_client()
+    for _ in range(5):
+        client.post("/login", data={"username": "chairman_a", "password": "wrong"})
+    resp = client.post("/login", data={"username": "chairman_a", "password": world.password})
+    assert resp.status_code == 401 and "Tạm khóa" in resp.get_data(as_text=True)
+    assert _audits("auth.signin")[-1].outcome == "locked"
+    # another account from another address is not affected
+    other = app.test_client()
+    ok = other.post("/login", data={"username": "operator_a", "password": world.password},
+                    environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert ok.status_code == 302
+
+
+def test_lockout_counters_live_in_the_redis_cluster(app, world):
+    from redis.cluster import RedisCluster
+
+    store = app.extensions["camnet.coord"]
+    assert isinstance(store.client, RedisCluster)
+    client = app.test_client()
+    for _ in range(5):
+        client.post("/login", data={"username": "technician_a", "password": "wrong"})
+    assert 0 < store.client.ttl(store.k("login:{acct:technician_a}:lock")) <= 300
+
+
+def test_many_failures_from_one_address_lock_that_address(app, world):
+    client = app.test_client()
+    env = {"REMOTE_ADDR": "10.1.2.3"}
+    for i in range(20):
+        client.post("/login", data={"username": f"user{i}", "password": "x"}, environ_base=env)
+    resp = client.post("/login", data={"username": "operator_a", "password": world.password}, environ_base=env)
+    assert resp.status_code == 401
+
+
+def test_api_without_credentials_answers_401_json(app, world):
+    resp = app.test_client().get("/api/v1/me")
+    assert resp.status_code == 401 and resp.get_json()["error"] == "unauthorized"
+
+
+def test_token_create_use_list_and_revoke(app, world, client_for):
+    client = client_for("police_dist")
+    created = client.post("/api/v1/tokens", json={"name": "báo cáo tuần"})
+    assert created.status_code == 201
+    secret = created.get_json()["token"]
+    bearer = {"Authorization": f"Bearer {secret}"}
+    anon = app.test_client()
+    me = anon.get("/api/v1/me", headers=bearer)
+    assert me.status_code == 200 and me.get_json()["username"] == "police_dist"
+    listed = client.get("/api/v1/tokens").get_json()
+    assert [t["name"] for t in listed] == ["báo cáo tuần"] and "token" not in listed[0]
+    assert client.delete(f"/api/v1/tokens/{created.get_json()['id']}").status_code == 200
+    assert anon.get("/api/v1/me", headers=bearer).status_code == 401
+    actions = [a.action for a in _audits("token.create") + _audits("token.revoke")]
+    assert actions == ["token.create", "token.revoke"]
+
+
+@pytest.mark.parametrize("forged", ["cn_" + "A" * 43, "not-a-token", "cn_", ""])
+def test_forged_tokens_are_refused(app, world, forged):
+    resp = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
+    assert resp.status_code == 401
+
+
+def test_cannot_revoke_someone_elses_token(app, world, client_for):
+    owner = client_for("police_dist")
+    token_id = owner.post("/api/v1/tokens", json={"name": "t"}).get_json()["id"]
+    other = client_for("admin")
+    assert other.delete(f"/api/v1/tokens/{token_id}").status_code == 404
+
+
+def test_token_expiry_in_the_past_is_rejected_naming_the_field(app, world, client_for):
+    resp = client_for("operator_a").post("/api/v1/tokens", json={"name": "x", "expires_at": "2020-01-01T00:00:00Z"})
+    assert resp.status_code == 422 and resp.get_json()["field"] == "expires_at"
+
+
+def test_csrf_is_required_on_forms_and_cookie_api_writes(make_app):
+    from tests.world import build_world
+
+    app = make_app("sqlite", {"WTF_CSRF_ENABLED": True})
+    with app.app_context():
+        w = build_world(app)
+        client = app.test_client()
+        assert client.post("/login", data={"username": "admin", "password": w.password}).status_code == 400
+        page = client.get("/login").get_data(as_text=True)
+        token = page.split('name="csrf_token" value="')[1].split('"')[0]
+        resp = client.post("/login", data={"username": "admin", "password": w.password, "csrf_token": token})
+        assert resp.status_code == 302
+        # a cookie-authenticated API write without the CSRF header is refused
+        assert client.post("/api/v1/tokens", json={"name": "x"}).status_code == 400
+        ok = client.post("/api/v1/tokens", json={"name": "x"}, headers={"X-CSRFToken": token})
+        assert ok.status_code == 201
+        # a bearer request carries no cookie to forge, so it needs no CSRF token
+        bearer = {"Authorization": f"Bearer {ok.get_json()['token']}"}
+        assert app.test_client().post("/api/v1/tokens", json={"name": "y"}, headers=bearer).status_code == 201
+
+
+def test_session_cookie_is_httponly_and_samesite(app, world):
+    resp = app.test_client().post("/login", data={"username": "admin", "password": world.password})
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_open_redirect_after_sign_in_is_refused(app, world):
+    resp = app.test_client().post("/login?next=https://evil.example/", data={"username": "admin", "password": world.password})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"

@@ -1,0 +1,36 @@
+"""Migrations build the schema on empty SQLite and PostgreSQL, and match the models."""
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from camnet.extensions import db
+
+
+def _drift(app):
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(ctx, db.metadata)
+
+
+def test_models_and_migrations_do_not_drift(any_app):
+    diff = _drift(any_app)
+    assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_upgrade_creates_every_model_table(any_app):
+    tables = set(inspect(db.engine).get_table_names())
+    assert set(db.metadata.tables) <= tables
+
+
+def test_postgres_tables_have_forced_row_level_security(pg_app):
+    rows = db.session.execute(text(
+        "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity AND relkind = 'r'")).scalars().all()
+    for table in ("villages", "users", "audit_events", "admin_units"):
+        assert table in rows
+
+
+def test_app_role_is_not_superuser_nor_bypassrls(pg_app):
+    row = db.session.execute(text(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+    assert row == (False, False)

@@ -1,0 +1,105 @@
+"""The one scoping mechanism: forgotten filters return nothing foreign, on SQLite and PostgreSQL."""
+import pytest
+from sqlalchemy import select, text, update
+
+from camnet.errors import NotFoundError
+from camnet.extensions import db
+from camnet.tenants.models import AdminUnit, AuditEvent, User, Village
+from camnet.tenants.roles import scope_for_user
+from camnet.tenants.scoping import EMPTY, system_scope, use_scope
+
+
+def _scope_of(world, username):
+    return scope_for_user(world.users[username])
+
+
+def test_unfiltered_query_returns_only_the_users_commune(any_app, world):
+    with use_scope(_scope_of(world, "operator_a")):
+        names = db.session.execute(select(Village.name)).scalars().all()
+    assert names == ["Thôn Một"]
+
+
+def test_no_scope_at_all_returns_nothing(any_app, world):
+    with use_scope(EMPTY):
+        assert db.session.execute(select(Village)).scalars().all() == []
+        assert db.session.execute(select(User)).scalars().all() == []
+
+
+def test_district_police_see_every_commune_below_and_nothing_beside(any_app, world):
+    with use_scope(_scope_of(world, "police_dist")):
+        communes = set(db.session.execute(select(Village.commune_id)).scalars())
+    assert communes == {world.id("a"), world.id("b")}
+
+
+def test_two_tier_province_police_reach_a_commune_directly_below(any_app, world):
+    with use_scope(_scope_of(world, "police_prov2")):
+        communes = set(db.session.execute(select(Village.commune_id)).scalars())
+    assert communes == {world.id("d")}
+
+
+def test_get_by_foreign_id_finds_nothing(any_app, world):
+    from camnet.tenants.services import get_scoped
+
+    with use_scope(_scope_of(world, "chairman_a")):
+        with pytest.raises(NotFoundError):
+            get_scoped(Village, world.villages["b"].id)
+        assert db.session.execute(select(AdminUnit).where(AdminUnit.id == world.id("b"))).first() is None
+
+
+def test_write_into_another_commune_is_refused_and_nothing_is_written(any_app, world):
+    with use_scope(_scope_of(world, "operator_a")):
+        db.session.add(Village(commune_id=world.id("b"), name="Thôn Xâm Nhập"))
+        with pytest.raises(NotFoundError):
+            db.session.flush()
+        db.session.rollback()
+    with system_scope():
+        assert db.session.execute(select(Village).where(Village.name == "Thôn Xâm Nhập")).first() is None
+
+
+def test_bulk_update_cannot_reach_another_commune(any_app, world):
+    with use_scope(_scope_of(world, "operator_a")):
+        db.session.execute(update(Village).values(households=999))
+        db.session.commit()
+    with system_scope():
+        rows = dict(db.session.execute(select(Village.commune_id, Village.households)).all())
+    assert rows[world.id("a")] == 999 and rows[world.id("b")] == 100
+
+
+def test_row_level_security_holds_raw_sql_on_postgres(pg_app, world):
+    """Even SQL that skips the ORM meets the database's own policy."""
+    a, b = world.id("a"), world.id("b")
+    with use_scope(_scope_of(world, "operator_a")):
+        rows = db.session.execute(text("SELECT commune_id FROM villages")).scalars().all()
+        assert set(rows) == {a}
+        db.session.rollback()
+    with use_scope(EMPTY):
+        assert db.session.execute(text("SELECT count(*) FROM villages")).scalar() == 0
+        db.session.rollback()
+    with use_scope(_scope_of(world, "operator_a")):
+        with pytest.raises(Exception, match="row-level security"):
+            db.session.execute(text("INSERT INTO villages (commune_id, name, kind, households, population) "
+                                    "VALUES (:b, 'Thôn Lậu', 'thôn', 0, 0)"), {"b": b})
+        db.session.rollback()
+
+
+def test_audit_rows_cannot_be_changed_even_by_raw_sql_on_postgres(pg_app, world):
+    with system_scope():
+        db.session.add(AuditEvent(action="media.view", unit_id=world.id("a")))
+        db.session.commit()
+        with pytest.raises(Exception, match="append-only"):
+            db.session.execute(text("UPDATE audit_events SET action = 'x'"))
+        db.session.rollback()
+        with pytest.raises(Exception, match="append-only"):
+            db.session.execute(text("DELETE FROM audit_events"))
+        db.session.rollback()
+
+
+def test_orm_refuses_to_change_audit_rows(any_app, world):
+    with system_scope():
+        event = AuditEvent(action="media.view", unit_id=world.id("a"))
+        db.session.add(event)
+        db.session.commit()
+        event.action = "edited"
+        with pytest.raises(RuntimeError, match="append-only"):
+            db.session.flush()
+        db.session.rollback()

@@ -1,0 +1,54 @@
+"""Settings come from the environment; production refuses unsafe defaults."""
+import pytest
+
+from camnet import create_app, settings
+from camnet.coord import InProcessStore, RedisStore
+from camnet.storage import LocalStore, S3Store
+
+
+def test_embedded_defaults_use_sqlite_local_folder_and_in_process(tmp_path):
+    cfg = settings.from_env(env={}, instance_path=str(tmp_path))
+    assert cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///") and str(tmp_path) in cfg["SQLALCHEMY_DATABASE_URI"]
+    app = create_app({"INSTANCE_DIR": str(tmp_path), "OBJECT_DIR": str(tmp_path / "o"),
+                      "SQLALCHEMY_DATABASE_URI": cfg["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": None,
+                      "S3_ENDPOINT": None})
+    assert isinstance(app.extensions["camnet.coord"], InProcessStore)
+    assert isinstance(app.extensions["camnet.storage"], LocalStore)
+
+
+def test_environment_selects_postgres_s3_and_redis_cluster(tmp_path, live_services):
+    env = {"DATABASE_URL": "postgresql+psycopg://camnet@127.0.0.1/x",
+           "S3_ENDPOINT": live_services["CAMNET_TEST_S3"], "S3_BUCKET": "settings-test",
+           "REDIS_URL": "redis+cluster://" + live_services["CAMNET_TEST_REDIS_CLUSTER"].split("://")[1]}
+    cfg = settings.from_env(env=env, instance_path=str(tmp_path))
+    assert cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    app = create_app({k: v for k, v in cfg.items()})
+    store = app.extensions["camnet.coord"]
+    assert isinstance(store, RedisStore)
+    from redis.cluster import RedisCluster
+    assert isinstance(store.client, RedisCluster) and store.ping()
+    assert isinstance(app.extensions["camnet.storage"], S3Store)
+    assert app.extensions["camnet.storage"].ping()
+
+
+def test_minio_variable_names_work_too(tmp_path):
+    cfg = settings.from_env(env={"MINIO_ENDPOINT": "127.0.0.1:9", "MINIO_BUCKET": "b"}, instance_path=str(tmp_path))
+    assert cfg["S3_ENDPOINT"] == "127.0.0.1:9" and cfg["S3_BUCKET"] == "b"
+
+
+@pytest.mark.parametrize("secret", [None, settings.DEFAULT_SECRET, "short"])
+def test_production_refuses_default_or_missing_secret(tmp_path, secret):
+    with pytest.raises(settings.SettingsError, match="SECRET_KEY"):
+        create_app({"INSTANCE_DIR": str(tmp_path), "ENV_NAME": "production", "SECRET_KEY": secret,
+                    "CAMERA_SECRET_KEY": "x"})
+
+
+def test_production_sets_secure_cookies(tmp_path):
+    cfg = settings.from_env(env={"CAMNET_ENV": "production"}, instance_path=str(tmp_path))
+    assert cfg["SESSION_COOKIE_SECURE"] and cfg["SESSION_COOKIE_HTTPONLY"]
+    assert cfg["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_bad_typed_setting_names_the_variable():
+    with pytest.raises(settings.SettingsError, match="LOGIN_MAX_FAILURES"):
+        settings.from_env(env={"LOGIN_MAX_FAILURES": "many"})
