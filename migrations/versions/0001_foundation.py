@@ -17,6 +17,7 @@ SCOPED = [
     ("role_grants", "unit_id"),
     ("api_tokens", "unit_id"),
     ("audit_events", "unit_id"),
+    ("commune_settings", "commune_id"),
 ]
 
 
@@ -139,6 +140,15 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_role_grants_unit_id'), ['unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_role_grants_user_id'), ['user_id'], unique=False)
 
+    op.create_table('commune_settings',
+    sa.Column('commune_id', sa.Integer(), nullable=False),
+    sa.Column('snapshot_retention_days', sa.Integer(), nullable=False),
+    sa.Column('clip_retention_days', sa.Integer(), nullable=False),
+    sa.Column('evidence_hold_days', sa.Integer(), nullable=False),
+    sa.Column('public_transparency', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['commune_id'], ['admin_units.id'], name=op.f('fk_commune_settings_commune_id_admin_units')),
+    sa.PrimaryKeyConstraint('commune_id', name=op.f('pk_commune_settings'))
+    )
     for table, column in SCOPED:
         rls.enable(op, table, column)
     rls.append_only(op, "audit_events")
@@ -148,6 +158,7 @@ def downgrade():
     rls.drop_append_only(op, "audit_events")
     for table, _ in SCOPED:
         rls.disable(op, table)
+    op.drop_table('commune_settings')
     with op.batch_alter_table('role_grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_role_grants_user_id'))
         batch_op.drop_index(batch_op.f('ix_role_grants_unit_id'))

@@ -148,3 +148,16 @@ class AuditEvent(Scoped, db.Model):
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     detail: Mapped[dict | None] = mapped_column(sa.JSON)
+
+
+class CommuneSettings(Scoped, db.Model):
+    """Per-commune settings: retention of media and whether the transparency page is public."""
+
+    __tablename__ = "commune_settings"
+    __scope_column__ = "commune_id"
+
+    commune_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), primary_key=True)
+    snapshot_retention_days: Mapped[int] = mapped_column(default=30)
+    clip_retention_days: Mapped[int] = mapped_column(default=90)
+    evidence_hold_days: Mapped[int] = mapped_column(default=365)  # after an incident closes
+    public_transparency: Mapped[bool] = mapped_column(default=False)
