@@ -10,7 +10,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the web app. ``config`` overrides what the environment says."""
-    from . import apispec, coord, errors, i18n, models, settings, storage
+    from . import apispec, cli, coord, errors, i18n, models, settings, storage
     from .extensions import csrf, db, login_manager, migrate
     from .tenants import audit, auth, scoping
 
@@ -42,5 +42,6 @@ def create_app(config: dict | None = None) -> Flask:
         csrf.exempt(bp)  # the API checks CSRF itself for cookie sessions (tenants.auth)
         app.register_blueprint(bp)
     app.register_blueprint(tenants_views)
+    cli.register(app.cli)
     _ = apispec, models  # routes describe themselves as declared; models register on import
     return app

@@ -50,6 +50,6 @@ def main():
         from gevent import monkey
 
         monkey.patch_all()
+    # The app's own commands (registered in create_app) appear here and under `flask --app camnet`.
     cli = FlaskGroup(create_app=_create_app, help="camnet: mạng camera an ninh cộng đồng")
-    register(cli)
     cli.main(prog_name="camnet")

@@ -21,7 +21,7 @@ bp = Blueprint("tenants", __name__)
 
 
 def _form(model, **extra):
-    data = {k: v for k, v in request.form.items() if k != "csrf_token" and v != ""}
+    data = {k: v for k, v in request.form.items() if k not in ("csrf_token", "action") and v != ""}
     data.update(extra)
     if "is_commune" in model.model_fields:
         data["is_commune"] = "is_commune" in request.form
@@ -113,7 +113,9 @@ def users():
         action = request.form.get("action", "create")
         try:
             if action == "grant":
-                services.grant_role(int(request.form.get("user_id", "0") or 0), _form(GrantIn))
+                user_id = int(request.form.get("user_id", "0") or 0)
+                data = {"role": request.form.get("role", ""), "unit_id": request.form.get("unit_id")}
+                services.grant_role(user_id, GrantIn.model_validate(data))
                 flash(t("Đã cấp vai trò", "Role granted"), "ok")
             else:
                 user = services.create_user(_form(UserIn))
