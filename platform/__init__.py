@@ -12,6 +12,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the web app. ``config`` overrides what the environment says."""
     from . import apispec, cli, coord, errors, i18n, models, settings, storage
     from .extensions import csrf, db, login_manager, migrate
+    from .ops import health as ops_health, logs as ops_logs, metrics as ops_metrics
     from .tenants import audit, auth, scoping
 
     app = Flask(__name__, instance_relative_config=False)
@@ -31,6 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["camnet.coord"] = coord.store_for(app.config)
     app.extensions["camnet.storage"] = storage.store_for(app.config)
     auth.init_app(app)
+    ops_metrics.init_app(app)
+    ops_logs.init_app(app)
     i18n.init_app(app)
     errors.register_error_handlers(app)
 
@@ -42,6 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
         csrf.exempt(bp)  # the API checks CSRF itself for cookie sessions (tenants.auth)
         app.register_blueprint(bp)
     app.register_blueprint(tenants_views)
+    app.register_blueprint(ops_health.bp)
+    app.register_blueprint(ops_metrics.bp)
     cli.register(app.cli)
     _ = apispec, models  # routes describe themselves as declared; models register on import
     return app

@@ -36,10 +36,20 @@ def serve_command(host, port, worker):
     serve(host, port, embedded_worker=worker)
 
 
+@click.command("web", help="Chạy web sản xuất / production web server (gunicorn + gevent)")
+@click.option("--bind", default=lambda: os.environ.get("CAMNET_BIND", "0.0.0.0:8000"))
+def web_command(bind):
+    import shutil
+    import sys
+
+    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    os.execv(gunicorn, [gunicorn, "-c", "python:camnet.gunicorn_conf", "--bind", bind, "camnet.wsgi:app"])
+
+
 def register(group) -> None:
     from .tenants.cli import COMMANDS
 
-    for command in [demo_command, serve_command, *COMMANDS]:
+    for command in [demo_command, serve_command, web_command, *COMMANDS]:
         group.add_command(command)
 
 

@@ -1,0 +1,1 @@
+"""Running camnet: health and readiness probes, Prometheus metrics, structured logs."""

@@ -1,0 +1,53 @@
+"""Probes, metrics and logs of a running camnet."""
+import json
+import logging
+
+from camnet.ops.logs import JsonFormatter
+
+
+def test_healthz_answers_without_touching_services(app):
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_checks_postgres_redis_cluster_and_s3(make_app, live_services):
+    app = make_app("postgres", {"S3_ENDPOINT": live_services["CAMNET_TEST_S3"], "S3_BUCKET": "readyz-ok"})
+    resp = app.test_client().get("/readyz")
+    body = resp.get_json()
+    assert resp.status_code == 200, body
+    assert set(body["checks"]) == {"database", "coordination", "object_store"}
+
+
+def test_readyz_names_the_unreachable_store(make_app):
+    app = make_app("sqlite", {"S3_ENDPOINT": "http://127.0.0.1:1", "S3_BUCKET": "nowhere"})
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.get_json()["checks"]["object_store"]["ok"] is False
+    assert resp.get_json()["checks"]["database"]["ok"] is True
+
+
+def test_metrics_expose_requests_and_cameras_per_commune(app, world, client_for):
+    from camnet.extensions import db
+    from camnet.streams.models import Camera
+    from camnet.tenants.scoping import system_scope
+
+    with system_scope():
+        db.session.add(Camera(commune_id=world.id("a"), code="C1", name="Ngã tư chợ", status="active"))
+        db.session.commit()
+    client = client_for("operator_a")
+    client.get("/")
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'camnet_http_requests_total{endpoint="tenants.home",method="GET",status="200"}' in text
+    assert 'camnet_cameras{commune="A",status="active"} 1.0' in text
+    assert "camnet_http_request_seconds_bucket" in text
+
+
+def test_request_id_is_echoed_and_logged_as_json(app, caplog):
+    caplog.set_level(logging.INFO, logger="camnet.request")
+    resp = app.test_client().get("/healthz", headers={"X-Request-ID": "abcdef123456"})
+    assert resp.headers["X-Request-ID"] == "abcdef123456"
+    record = next(r for r in caplog.records if r.name == "camnet.request")
+    with app.test_request_context("/healthz"):
+        from flask import g
+        g.request_id = "abcdef123456"
+        line = json.loads(JsonFormatter().format(record))
+    assert line["path"] == "/healthz" and line["status"] == 200 and line["request_id"] == "abcdef123456"
