@@ -59,6 +59,7 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
     return {
         "ENV_NAME": environment,
         "INSTANCE_DIR": str(instance),
+        "MIGRATIONS_DIR": env_str("CAMNET_MIGRATIONS_DIR", None, env),
         "SECRET_KEY": env_str("SECRET_KEY", DEFAULT_SECRET, env),
         "SQLALCHEMY_DATABASE_URI": env_str(
             "DATABASE_URL", f"sqlite:///{instance / 'camnet.db'}", env
