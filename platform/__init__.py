@@ -16,6 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .tenants import audit, auth, scoping
 
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters["int"] = errors.IdConverter  # ids beyond 64 bits never exist: 404
     app.config.update(settings.from_env(instance_path=(config or {}).get("INSTANCE_DIR")))
     app.config["MIGRATIONS_DIR"] = app.config.get("MIGRATIONS_DIR") or MIGRATIONS_DIR
     app.config.update(config or {})

@@ -4,6 +4,15 @@ from __future__ import annotations
 from flask import jsonify, render_template, request
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in routes: at most a signed 64-bit integer, so the database is never asked."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class DomainError(Exception):
@@ -101,3 +110,8 @@ def register_error_handlers(app) -> None:
         return exc
 
     app.register_error_handler(HTTPException, http_error)
+
+    from sqlalchemy.exc import DataError
+
+    # A value the column cannot hold (e.g. beyond int4 on PostgreSQL) is bad input, not a crash.
+    app.register_error_handler(DataError, lambda e: render(ValidationFailed("value out of range")))

@@ -10,6 +10,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+# helm-sdkpy bundles Helm's own library; it declares Python 3.12 but runs on 3.11
+.venv/bin/python -m pip install -q --disable-pip-version-check --ignore-requires-python "helm-sdkpy>=0.1.30"
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 export PATH="$PWD/.venv/bin:$PATH"
 eval "$(bash scripts/services/up.sh)"

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..schemas import DbId
 from .roles import ROLES
 
 
@@ -13,7 +14,7 @@ class Strict(BaseModel):
 
 
 class UnitIn(Strict):
-    parent_id: int | None = Field(None, description="Parent unit; empty only for a root")
+    parent_id: DbId | None = Field(None, description="Parent unit; empty only for a root")
     code: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Field(..., min_length=1, max_length=200)
     level: str = Field(..., min_length=1, max_length=40, description="tỉnh, huyện, xã, thị trấn, phường ...")
@@ -34,13 +35,13 @@ class UserIn(Strict):
     full_name: str = Field(..., min_length=1, max_length=200)
     email: str | None = Field(None, max_length=200)
     password: str = Field(..., min_length=10, max_length=200)
-    unit_id: int
+    unit_id: DbId
     lang: str = Field("vi", pattern=r"^(vi|en)$")
 
 
 class GrantIn(Strict):
     role: str
-    unit_id: int
+    unit_id: DbId
 
     @field_validator("role")
     @classmethod
@@ -56,7 +57,7 @@ class TokenIn(Strict):
 
 
 class AuditQuery(Strict):
-    unit_id: int | None = None
+    unit_id: DbId | None = None
     action: str | None = Field(None, max_length=60)
     limit: int = Field(100, ge=1, le=1000)
-    before_id: int | None = None
+    before_id: DbId | None = None
