@@ -1,5 +1,4 @@
 """Migrations build the schema on empty SQLite and PostgreSQL, and match the models."""
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
