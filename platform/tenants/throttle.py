@@ -1,11 +1,39 @@
 """Sign-in throttling per account and per address (QCVN 11:2026/BCA: 5 failures in 30 s lock 5 minutes)."""
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
+
+from ..coord import InProcessStore
+
+log = logging.getLogger(__name__)
+_fallback = InProcessStore()
+
+
+class _Resilient:
+    """While Redis is unreachable (a master failing over), count in this process instead:
+    sign-in keeps working and stays throttled per process rather than failing outright."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        method = getattr(self.store, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - redis-py raises many kinds on failover
+                log.warning("coordination store unavailable, counting in process: %s", type(exc).__name__)
+                return getattr(_fallback, name)(*args, **kwargs)
+
+        return call
 
 
 def _store():
-    return current_app.extensions["camnet.coord"]
+    store = current_app.extensions["camnet.coord"]
+    return store if isinstance(store, InProcessStore) else _Resilient(store)
 
 
 def _keys(username: str, ip: str | None) -> list[tuple[str, int]]:
