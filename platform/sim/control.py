@@ -92,7 +92,8 @@ class RtspSim:
     # -- control -----------------------------------------------------------
     def _get(self, path: str, timeout: float = 10.0) -> str:
         try:
-            with urllib.request.urlopen(self.control_url + path, timeout=timeout) as resp:
+            # always our own http://127.0.0.1 control port, never a user-given URL
+            with urllib.request.urlopen(self.control_url + path, timeout=timeout) as resp:  # nosec B310
                 return resp.read().decode()
         except urllib.error.HTTPError as exc:
             body = exc.read().decode(errors="replace").strip()
