@@ -113,6 +113,7 @@ class S3Store:
         try:
             self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
         except Exception as exc:  # noqa: BLE001
+            self._ready = False  # the store may have come back empty: check the bucket again
             raise StorageError(f"put {key!r} failed: {exc}") from exc
 
     def get(self, key: str) -> bytes:

@@ -1,0 +1,190 @@
+"""Pages: cameras, a camera, its history, the camera wall, import, fault tickets; signed local media."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import login_required
+from pydantic import ValidationError
+
+from ..errors import DomainError, ValidationFailed, pydantic_errors
+from ..i18n import t
+from ..storage import StorageError
+from ..tenants import services as tenant_services
+from ..tenants.models import AdminUnit
+from ..tenants.scoping import current_scope
+from ..tenants.services import get_scoped
+from . import faults, importer, media, registry
+from .media import CONTENT_TYPES
+from .models import Camera
+from .schemas import CameraIn, CameraUpdate, ConsentIn
+
+bp = Blueprint("streams", __name__)
+
+
+def _form_data(model) -> dict:
+    skip = ("csrf_token", "action")
+    data = {k: v.strip() for k, v in request.form.items() if k not in skip and k in model.model_fields}
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def _unit_arg() -> int | None:
+    value = request.args.get("unit_id", type=int)
+    return value if value is not None and 0 < value < 2**31 else None
+
+
+def _communes(perm: str) -> list[AdminUnit]:
+    return [u for u in tenant_services.list_units() if u.is_commune and current_scope().can(perm, u.id)]
+
+
+@bp.route("/cameras", methods=["GET", "POST"])
+@login_required
+def cameras():
+    tenant_services.require("cameras.read")
+    if request.method == "POST":
+        tenant_services.require("cameras.manage")
+        try:
+            data = _form_data(CameraIn)
+            if data.get("ownership") in registry.SHARED:
+                data["consent"] = {k: request.form.get(f"consent_{k}", "").strip() or None
+                                   for k in ("shares", "granted_by", "since")}
+            cam = registry.create_camera(CameraIn.model_validate(data))
+            flash(t("Đã thêm camera ", "Camera added: ") + cam.code, "ok")
+            return redirect(url_for("streams.camera", camera_id=cam.id))
+        except ValidationError as exc:
+            flash(pydantic_errors(exc).message, "error")
+        except DomainError as exc:
+            flash(exc.message, "error")
+    unit_id = _unit_arg()
+    cams = registry.list_cameras(unit_id, request.args.get("status") or None, request.args.get("q") or None)
+    names = {u.id: u.name for u in tenant_services.list_units()}
+    manage = _communes("cameras.manage")
+    villages = {c.id: tenant_services.list_villages(c.id) for c in manage}
+    return render_template("streams/cameras.html", cameras=cams, names=names, manage=manage,
+                           villages=villages, unit_id=unit_id, communes=_communes("cameras.read"))
+
+
+@bp.route("/cameras/<int:camera_id>", methods=["GET", "POST"])
+@login_required
+def camera(camera_id: int):
+    tenant_services.require("cameras.read")
+    cam = get_scoped(Camera, camera_id, "cameras.read")
+    if request.method == "POST":
+        action = request.form.get("action", "update")
+        try:
+            if action == "consent":
+                registry.add_consent(cam.id, ConsentIn.model_validate(_form_data(ConsentIn)))
+            elif action == "revoke":
+                registry.revoke_consent(cam.id, int(request.form.get("consent_id", "0")))
+            elif action == "decommission":
+                registry.decommission_camera(cam.id)
+            elif action == "clip":
+                clip = media.request_clip(cam.id, int(request.form.get("seconds") or 30),
+                                          request.form.get("reason") or None)
+                flash(t(f"Đã yêu cầu ghi đoạn video #{clip.id}", f"Clip #{clip.id} requested"), "ok")
+            else:
+                data = _form_data(CameraUpdate)
+                registry.update_camera(cam.id, CameraUpdate.model_validate(data))
+            flash(t("Đã lưu", "Saved"), "ok")
+        except ValidationError as exc:
+            flash(pydantic_errors(exc).message, "error")
+        except (DomainError, ValueError) as exc:
+            flash(getattr(exc, "message", str(exc)), "error")
+        return redirect(url_for("streams.camera", camera_id=cam.id))
+    scope = current_scope()
+    can_view = scope.can("media.view", cam.commune_id)
+    latest = media.newest_snapshot_id(cam.id) if can_view else None
+    villages = tenant_services.list_villages(cam.commune_id)
+    consent = registry.active_consent(cam)
+    return render_template("streams/camera.html", cam=cam, can_view=can_view, latest=latest,
+                           can_manage=scope.can("cameras.manage", cam.commune_id), villages=villages,
+                           consent=consent, needs_reason=bool(consent and consent.shares == "on_request"),
+                           uptime=faults.uptime(cam.id, 14), unit=get_scoped(AdminUnit, cam.commune_id))
+
+
+@bp.route("/cameras/<int:camera_id>/history")
+@login_required
+def history(camera_id: int):
+    tenant_services.require("media.view")
+    before = request.args.get("before")
+    try:
+        before_dt = datetime.fromisoformat(before) if before else None
+    except ValueError:
+        raise ValidationFailed("before: not a date and time (2026-11-23T08:00:00+00:00)", field="before") from None
+    cam, rows = media.history(camera_id, before_dt, None, 50)
+    return render_template("streams/history.html", cam=cam, rows=rows,
+                           next_before=rows[-1].taken_at.isoformat() if len(rows) == 50 else None,
+                           selected=request.args.get("show", type=int))
+
+
+@bp.route("/wall")
+@login_required
+def wall():
+    tenant_services.require("media.view")
+    unit_id = _unit_arg()
+    every = max(5, min(request.args.get("every", 15, type=int), 600))
+    tiles = media.latest_snapshots(unit_id)
+    return render_template("streams/wall.html", tiles=tiles, unit_id=unit_id, every=every,
+                           communes=_communes("media.view"))
+
+
+@bp.route("/cameras/import", methods=["GET", "POST"])
+@login_required
+def import_page():
+    tenant_services.require("cameras.manage")
+    errors, result = [], None
+    if request.method == "POST":
+        try:
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                raise DomainError(t("Chọn tệp CSV", "Choose a CSV file"))
+            result = importer.import_csv(int(request.form.get("unit_id") or 0),
+                                         importer.decode(upload.read()))
+            flash(t(f"Đã nhập: {result.created} mới, {result.updated} cập nhật, {result.unchanged} không đổi",
+                    f"Imported: {result.created} created, {result.updated} updated, "
+                    f"{result.unchanged} unchanged"), "ok")
+        except DomainError as exc:
+            errors = exc.errors
+            flash(exc.message, "error")
+    return render_template("streams/import.html", communes=_communes("cameras.manage"), errors=errors,
+                           result=result, columns=importer.COLUMNS), (422 if errors else 200)
+
+
+@bp.route("/faults", methods=["GET", "POST"])
+@login_required
+def faults_page():
+    tenant_services.require("faults.read")
+    if request.method == "POST":
+        try:
+            faults.close_ticket(int(request.form.get("ticket_id", "0")), request.form.get("note", "").strip()
+                                or t("Đã xử lý", "Repaired"))
+            flash(t("Đã đóng phiếu", "Ticket closed"), "ok")
+        except DomainError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for("streams.faults_page", status=request.args.get("status", "open")))
+    status = request.args.get("status", "open")
+    tickets = faults.list_tickets(status if status in ("open", "closed", "all") else "open")
+    names = {u.id: u.name for u in tenant_services.list_units()}
+    return render_template("streams/faults.html", tickets=tickets, status=status, names=names)
+
+
+@bp.route("/media/o/<path:key>")
+def local_object(key: str):
+    """The local store's analogue of a presigned URL: the signature is the permission."""
+    store = current_app.extensions["camnet.storage"]
+    if not hasattr(store, "check_signature") or not store.check_signature(key, request.args.get("s", "")):
+        abort(404)
+    try:
+        path = store._path(key)
+    except StorageError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    ext = key.rsplit(".", 1)[-1].lower()
+    resp = send_file(path, mimetype=CONTENT_TYPES.get(ext, "application/octet-stream"), max_age=0,
+                     conditional=False)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+
