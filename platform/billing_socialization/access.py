@@ -1,0 +1,88 @@
+"""Who may see which funding record: the commune's readers, a sponsor its own, a household its shares."""
+from __future__ import annotations
+
+from flask import has_request_context
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..errors import ForbiddenError, NotFoundError
+from ..extensions import db
+from ..tenants.models import AdminUnit
+from ..tenants.scoping import current_scope
+from ..tenants.services import get_scoped
+
+READ, MANAGE, SPONSOR_OWN, HOUSEHOLD_OWN = "funding.read", "funding.manage", "sponsor.own", "household.own"
+
+
+def _user_attr(name: str):
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        return getattr(current_user, name, None)
+    return None
+
+
+def user_sponsor_id() -> int | None:
+    return _user_attr("sponsor_id")
+
+
+def user_household_ref() -> str | None:
+    return _user_attr("household_ref")
+
+
+def user_id() -> int | None:
+    return _user_attr("id")
+
+
+def require_any(*perms: str) -> None:
+    """Route level: 403 only when the role never holds any of ``perms`` (ids are not looked at)."""
+    scope = current_scope()
+    if not any(scope.can(p) for p in perms):
+        raise ForbiddenError()
+
+
+def commune(unit_id: int, perm: str) -> AdminUnit:
+    unit = get_scoped(AdminUnit, unit_id, perm)
+    if not unit.is_commune:
+        raise NotFoundError()
+    return unit
+
+
+def own_sponsor(sponsor) -> bool:
+    return (current_scope().can(SPONSOR_OWN, sponsor.commune_id) and sponsor.id is not None
+            and user_sponsor_id() == sponsor.id)
+
+
+def own_household(commune_id: int, household_ref: str | None) -> bool:
+    ref = user_household_ref()
+    return bool(ref) and ref == household_ref and current_scope().can(HOUSEHOLD_OWN, commune_id)
+
+
+def load(model, object_id: int):
+    row = db.session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError()
+    return row
+
+
+def sponsor_for_read(sponsor_id: int):
+    from .models import Sponsor
+
+    row = load(Sponsor, sponsor_id)
+    if current_scope().can(READ, row.commune_id) or own_sponsor(row):
+        return row
+    raise NotFoundError()
+
+
+def receipt_for_read(receipt_id: int):
+    from .models import HouseholdShare, Receipt
+
+    row = load(Receipt, receipt_id)
+    if current_scope().can(READ, row.commune_id):
+        return row
+    if row.sponsor_id is not None and user_sponsor_id() == row.sponsor_id and current_scope().can(
+            SPONSOR_OWN, row.commune_id):
+        return row
+    if row.share_id is not None:
+        share = db.session.get(HouseholdShare, row.share_id)
+        if share is not None and own_household(row.commune_id, share.household_ref):
+            return row
+    raise NotFoundError()

@@ -1,0 +1,270 @@
+"""The double-entry ledger: chart of accounts, posting under a per-commune lock, the hash chain and its check.
+
+Sign convention: debit > 0, credit < 0; a transaction's postings sum to zero. Each
+commune's transactions form a chain: ``hash = SHA-256(canonical(content, postings, prev_hash))``
+with ``seq`` 1, 2, 3 ... unique per commune. On PostgreSQL the chain head is serialised with
+``pg_advisory_xact_lock`` taken inside the posting transaction; SQLite's single writer
+does the same there, and the unique (commune_id, seq) refuses any fork.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session
+
+from ..errors import ValidationFailed
+from ..extensions import db
+from .models import Account, JournalTransaction, LedgerBalance, Posting
+
+GENESIS = "0" * 64
+MAX_AMOUNT = 10_000_000_000_000  # 10 nghìn tỷ đồng: anything larger is a typing error
+LOCK_CLASS = 4611  # first key of the advisory lock pair: the ledger's namespace
+
+# code -> (Vietnamese name, English name, type, kind)
+CHART = {
+    "1111": ("Tiền mặt", "Cash", "money", None),
+    "1121": ("Tiền gửi ngân hàng", "Bank", "money", None),
+    "211": ("Tài sản camera (thiết bị)", "Camera assets (equipment)", "asset", "equipment"),
+    "642.installation": ("Chi phí lắp đặt", "Installation", "expense", "installation"),
+    "642.repair": ("Chi phí sửa chữa", "Repair", "expense", "repair"),
+    "642.connectivity": ("Chi phí đường truyền", "Connectivity", "expense", "connectivity"),
+    "642.other": ("Chi phí khác", "Other expenses", "expense", "other"),
+}
+EXPENSE_ACCOUNT = {"equipment": "211", "installation": "642.installation", "repair": "642.repair",
+                   "connectivity": "642.connectivity", "other": "642.other"}
+MONEY_ACCOUNT = {"cash": "1111", "bank": "1121"}
+
+
+# ---- chart of accounts ---------------------------------------------------------------------
+
+def account(commune_id: int, code: str, *, name: str | None = None, type: str | None = None,
+            kind: str | None = None, sponsor_id: int | None = None, campaign_id: int | None = None,
+            village_id: int | None = None) -> Account:
+    """The account ``code`` of a commune, created on first use (standard codes come from CHART)."""
+    row = db.session.execute(
+        select(Account).where(Account.commune_id == commune_id, Account.code == code)
+    ).scalar_one_or_none()
+    if row is not None:
+        return row
+    if code in CHART:
+        vi, _en, type, kind = CHART[code]
+        name = vi
+    if not name or not type:
+        raise ValidationFailed(f"account: unknown account {code!r}", field="account")
+    row = Account(commune_id=commune_id, code=code, name=name[:250], type=type, kind=kind,
+                  sponsor_id=sponsor_id, campaign_id=campaign_id, village_id=village_id)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def sponsor_accounts(sponsor) -> dict[str, Account]:
+    c = sponsor.commune_id
+    return {
+        "receivable": account(c, f"131.S{sponsor.id}", name=f"Phải thu cam kết — {sponsor.name}",
+                              type="receivable", sponsor_id=sponsor.id),
+        "fund": account(c, f"4611.S{sponsor.id}", name=f"Quỹ tài trợ — {sponsor.name}",
+                        type="fund", sponsor_id=sponsor.id),
+        "allocated": account(c, f"4619.S{sponsor.id}", name=f"Quỹ đã phân bổ — {sponsor.name}",
+                             type="allocated", sponsor_id=sponsor.id),
+    }
+
+
+def share_fund(campaign, village) -> Account:
+    return account(campaign.commune_id, f"4612.C{campaign.id}.V{village.id}",
+                   name=f"Đóng góp hộ dân — {campaign.name} — {village.name}", type="fund",
+                   campaign_id=campaign.id, village_id=village.id)
+
+
+# ---- posting -------------------------------------------------------------------------------
+
+def lock_chain(commune_id: int) -> None:
+    """Serialise writers of one commune's chain until the end of the current transaction."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k, :c)"), {"k": LOCK_CLASS, "c": commune_id})
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def canonical(commune_id, seq, kind, occurred_on, memo, phase_id, ref_type, ref_id, reverses_seq,
+              postings, prev_hash) -> bytes:
+    """The bytes a transaction's hash covers; ``postings`` is [(account code, amount), ...] in line order."""
+    day = occurred_on.isoformat() if isinstance(occurred_on, date) else str(occurred_on)
+    lines = ";".join(f"{code}={amount}" for code, amount in postings)
+    return (f"camnet-ledger/1|{commune_id}|{seq}|{kind}|{day}|{phase_id or ''}|{ref_type or ''}|"
+            f"{ref_id or ''}|{reverses_seq or ''}|{_esc(memo or '')}|{lines}|{prev_hash}").encode()
+
+
+def head(commune_id: int) -> tuple[int, str]:
+    row = db.session.execute(
+        select(JournalTransaction.seq, JournalTransaction.hash)
+        .where(JournalTransaction.commune_id == commune_id)
+        .order_by(JournalTransaction.seq.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else (0, GENESIS)
+
+
+def validate_lines(commune_id: int, lines: list[tuple[Account, int]], field: str = "postings") -> None:
+    if len(lines) < 2:
+        raise ValidationFailed(f"{field}: a transaction needs at least two postings", field=field)
+    for i, (acct, amount) in enumerate(lines):
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise ValidationFailed(f"{field}.{i}.amount: whole đồng only", field=f"{field}.{i}.amount")
+        if amount == 0 or abs(amount) > MAX_AMOUNT:
+            raise ValidationFailed(f"{field}.{i}.amount: must be non-zero and at most {MAX_AMOUNT}",
+                                   field=f"{field}.{i}.amount")
+        if acct.commune_id != commune_id:
+            raise ValidationFailed(f"{field}.{i}.account: unknown account", field=f"{field}.{i}.account")
+    if sum(a for _, a in lines) != 0:
+        raise ValidationFailed(f"{field}: debits and credits do not balance", field=field)
+
+
+def post(commune_id: int, kind: str, lines: list[tuple[Account, int]], *, occurred_on: date,
+         memo: str = "", phase_id: int | None = None, ref_type: str | None = None,
+         ref_id: int | None = None, reverses: JournalTransaction | None = None,
+         created_by_id: int | None = None) -> JournalTransaction:
+    """Append one balanced transaction to the commune's chain (the caller commits)."""
+    validate_lines(commune_id, lines)
+    lock_chain(commune_id)
+    seq, prev = head(commune_id)
+    seq += 1
+    reverses_seq = reverses.seq if reverses is not None else None
+    tx = JournalTransaction(
+        commune_id=commune_id, seq=seq, kind=kind, occurred_on=occurred_on, memo=memo[:500],
+        phase_id=phase_id, ref_type=ref_type, ref_id=ref_id,
+        reverses_id=reverses.id if reverses is not None else None, reverses_seq=reverses_seq,
+        prev_hash=prev, created_by_id=created_by_id,
+        hash=hashlib.sha256(canonical(commune_id, seq, kind, occurred_on, memo[:500], phase_id, ref_type,
+                                      ref_id, reverses_seq, [(a.code, n) for a, n in lines], prev)).hexdigest(),
+    )
+    db.session.add(tx)
+    db.session.flush()
+    sums: dict[int, int] = defaultdict(int)
+    for line, (acct, amount) in enumerate(lines, start=1):
+        db.session.add(Posting(transaction_id=tx.id, commune_id=commune_id, account_id=acct.id,
+                               line=line, amount=amount))
+        sums[acct.id] += amount
+    db.session.flush()
+    _bump_balances(commune_id, phase_id or 0, sums)
+    return tx
+
+
+def _bump_balances(commune_id: int, phase_key: int, sums: dict[int, int]) -> None:
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = LedgerBalance.__table__
+    for account_id, amount in sums.items():
+        stmt = insert(table).values(account_id=account_id, phase_key=phase_key, commune_id=commune_id,
+                                    amount=amount)
+        stmt = stmt.on_conflict_do_update(index_elements=["account_id", "phase_key"],
+                                          set_={"amount": table.c.amount + stmt.excluded.amount})
+        db.session.execute(stmt)
+
+
+def reverse(tx: JournalTransaction, *, occurred_on: date, memo: str, created_by_id: int | None = None) -> JournalTransaction:
+    """Cancel a transaction with its mirror image; the original stays as it was."""
+    lines = [(p.account, -p.amount) for p in tx.postings]
+    return post(tx.commune_id, "reversal", lines, occurred_on=occurred_on, memo=memo, phase_id=tx.phase_id,
+                ref_type=tx.ref_type, ref_id=tx.ref_id, reverses=tx, created_by_id=created_by_id)
+
+
+# ---- verification --------------------------------------------------------------------------
+
+def verify(commune_id: int, batch: int = 5000) -> dict:
+    """Recompute the chain of one commune; name the first transaction that does not match."""
+    codes = dict(db.session.execute(
+        select(Account.id, Account.code).where(Account.commune_id == commune_id)).all())
+    stmt = (select(JournalTransaction.id, JournalTransaction.seq, JournalTransaction.kind,
+                   JournalTransaction.occurred_on, JournalTransaction.memo, JournalTransaction.phase_id,
+                   JournalTransaction.ref_type, JournalTransaction.ref_id, JournalTransaction.reverses_seq,
+                   JournalTransaction.prev_hash, JournalTransaction.hash,
+                   Posting.line, Posting.account_id, Posting.amount)
+            .outerjoin(Posting, Posting.transaction_id == JournalTransaction.id)
+            .where(JournalTransaction.commune_id == commune_id)
+            .order_by(JournalTransaction.seq, Posting.line)
+            .execution_options(yield_per=batch))
+    state = {"prev": GENESIS, "expect": 1, "count": 0, "postings": 0}
+    broken = None
+    current = None
+    lines: list = []
+
+    def close(cur, lines):
+        (tid, seq, kind, day, memo, phase, rtype, rid, rseq, prev, stored) = cur
+        if seq != state["expect"]:
+            return {"seq": seq, "id": tid, "reason": f"sequence gap: expected {state['expect']}"}
+        if prev != state["prev"]:
+            return {"seq": seq, "id": tid, "reason": "prev_hash does not match the previous transaction"}
+        if len(lines) < 2 or sum(a for _, a in lines) != 0:
+            return {"seq": seq, "id": tid, "reason": "postings do not balance"}
+        digest = hashlib.sha256(canonical(commune_id, seq, kind, day, memo, phase, rtype, rid, rseq,
+                                          lines, prev)).hexdigest()
+        if digest != stored:
+            return {"seq": seq, "id": tid, "reason": "hash does not match content"}
+        state["prev"], state["expect"] = stored, seq + 1
+        state["count"] += 1
+        state["postings"] += len(lines)
+        return None
+
+    for row in db.session.execute(stmt):
+        key = row[:11]
+        if current is None or key[0] != current[0]:
+            if current is not None:
+                broken = close(current, lines)
+                if broken:
+                    break
+            current, lines = key, []
+        if row[11] is not None:
+            lines.append((codes.get(row[12], f"?{row[12]}"), row[13]))
+    if broken is None and current is not None:
+        broken = close(current, lines)
+    return {"commune_id": commune_id, "ok": broken is None, "transactions": state["count"],
+            "postings": state["postings"], "head_seq": state["expect"] - 1, "head_hash": state["prev"],
+            "first_broken": broken}
+
+
+def check_balances(commune_id: int) -> list[dict]:
+    """Differences between the balance cache and the postings (empty when the cache is right)."""
+    truth = {(a, p or 0): s for a, p, s in db.session.execute(
+        select(Posting.account_id, JournalTransaction.phase_id, func.sum(Posting.amount))
+        .join(JournalTransaction, JournalTransaction.id == Posting.transaction_id)
+        .where(Posting.commune_id == commune_id)
+        .group_by(Posting.account_id, JournalTransaction.phase_id)).all()}
+    cached = {(a, p): s for a, p, s in db.session.execute(
+        select(LedgerBalance.account_id, LedgerBalance.phase_key, LedgerBalance.amount)
+        .where(LedgerBalance.commune_id == commune_id)).all()}
+    diffs = []
+    for key in set(truth) | set(cached):
+        if int(truth.get(key, 0) or 0) != int(cached.get(key, 0) or 0):
+            diffs.append({"account_id": key[0], "phase_key": key[1], "postings": int(truth.get(key, 0) or 0),
+                          "cache": int(cached.get(key, 0) or 0)})
+    return diffs
+
+
+def balances(commune_id: int) -> dict[tuple[int, int], int]:
+    """(account id, phase key) -> balance, from the cache."""
+    return {(a, p): int(s) for a, p, s in db.session.execute(
+        select(LedgerBalance.account_id, LedgerBalance.phase_key, LedgerBalance.amount)
+        .where(LedgerBalance.commune_id == commune_id)).all()}
+
+
+def install_append_only_guard() -> None:
+    """The ORM refuses to change or delete journal rows (PostgreSQL refuses too, by trigger)."""
+    if getattr(install_append_only_guard, "_done", False):
+        return
+    install_append_only_guard._done = True
+
+    @event.listens_for(Session, "before_flush")
+    def _refuse(session, flush_context, instances):
+        for obj in list(session.dirty) + list(session.deleted):
+            if isinstance(obj, (JournalTransaction, Posting)) and (
+                    obj in session.deleted or session.is_modified(obj)):
+                raise RuntimeError(f"{obj.__tablename__} is append-only")

@@ -1,0 +1,165 @@
+"""Funding pages: the chairman's funding page with its forms, a sponsor's report, printable receipts,
+share campaigns, a household's own shares, and the public transparency page (off by default)."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from ..errors import DomainError, ForbiddenError, ValidationFailed, pydantic_errors
+from ..extensions import db
+from ..i18n import t
+from ..tenants.models import AdminUnit, Village
+from ..tenants.scoping import current_scope, system_scope
+from ..tenants.services import get_scoped
+from . import access, funders, receipts, reports, spending
+from .api import public_commune
+from .models import EXPENSE_KINDS, SPONSOR_KINDS, ShareCampaign
+from .schemas import ExpenseIn, PhaseIn, ReceiptIn, SponsorIn
+
+bp = Blueprint("funding", __name__)
+_MONEY = re.compile(r"^\d{1,3}([.\s]?\d{3})*$")
+
+
+def money_field(name: str) -> int:
+    """A form amount such as "1.500.000" or "1500000": whole đồng only, named in the error."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw or not _MONEY.match(raw):
+        raise ValidationFailed(f"{name}: whole đồng, digits only (e.g. 1.500.000)", field=name)
+    return int(re.sub(r"[.\s]", "", raw))
+
+
+def _form(*names) -> dict:
+    return {n: request.form[n].strip() for n in names if request.form.get(n, "").strip() != ""}
+
+
+def _ints(data: dict, *names) -> dict:
+    for n in names:
+        if n in data:
+            if not data[n].isdigit():
+                raise ValidationFailed(f"{n}: a number is required", field=n)
+            data[n] = int(data[n])
+    return data
+
+
+@bp.route("/funding")
+@login_required
+def index():
+    scope = current_scope()
+    if scope.can(access.READ):
+        communes = [u for u in db.session.execute(select(AdminUnit).where(
+            AdminUnit.is_commune.is_(True), AdminUnit.id.in_(scope.units_with(access.READ)))
+            .order_by(AdminUnit.name)).scalars()]
+        if len(communes) == 1:
+            return redirect(url_for("funding.commune_page", unit_id=communes[0].id))
+        return render_template("billing/index.html", communes=communes)
+    if scope.can(access.SPONSOR_OWN) and access.user_sponsor_id():
+        return redirect(url_for("funding.sponsor_page", sponsor_id=access.user_sponsor_id()))
+    if scope.can(access.HOUSEHOLD_OWN):
+        return redirect(url_for("funding.my_shares_page"))
+    raise ForbiddenError()
+
+
+def _handle_post(unit):
+    action = request.form.get("action")
+    if action == "sponsor":
+        funders.create_sponsor(unit.id, SponsorIn.model_validate(_form("name", "kind", "contact", "tax_code")))
+        flash(t("Đã thêm nhà tài trợ", "Sponsor added"), "ok")
+    elif action == "phase":
+        data = _form("name", "starts_on")
+        data["target"] = money_field("target")
+        funders.create_phase(unit.id, PhaseIn.model_validate(data))
+        flash(t("Đã thêm giai đoạn", "Phase added"), "ok")
+    elif action == "receipt":
+        data = _ints(_form("idempotency_key", "method", "sponsor_id", "pledge_id", "share_id", "phase_id",
+                           "received_on", "in_kind_type", "description", "payer_name"),
+                     "sponsor_id", "pledge_id", "share_id", "phase_id")
+        data["amount"] = money_field("amount")
+        receipt, created = receipts.record_receipt(unit.id, ReceiptIn.model_validate(data))
+        flash((t("Đã ghi phiếu thu ", "Receipt recorded: ") if created else
+               t("Phiếu thu đã có (gửi trùng) ", "Receipt already recorded (double submit): ")) + receipt.number, "ok")
+        return redirect(url_for("funding.receipt_page", receipt_id=receipt.id))
+    elif action == "expense":
+        data = _ints(_form("idempotency_key", "kind", "supplier", "invoice_no", "paid_from", "spent_on",
+                           "phase_id", "camera_id", "description"), "phase_id", "camera_id")
+        data["amount"] = money_field("amount")
+        expense, _ = spending.record_expense(unit.id, ExpenseIn.model_validate(data))
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            spending.attach_invoice(expense.id, upload.filename, upload.mimetype,
+                                    upload.read(spending.MAX_ATTACHMENT + 1))
+        flash(t("Đã ghi khoản chi", "Expense recorded"), "ok")
+    else:
+        raise ValidationFailed("action: unknown form", field="action")
+    return redirect(url_for("funding.commune_page", unit_id=unit.id))
+
+
+@bp.route("/funding/communes/<int:unit_id>", methods=["GET", "POST"])
+@login_required
+def commune_page(unit_id: int):
+    access.require_any(access.READ)
+    unit = access.commune(unit_id, access.READ)
+    if request.method == "POST":
+        try:
+            return _handle_post(unit)
+        except ValidationError as exc:
+            flash(pydantic_errors(exc).message, "error")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        return redirect(url_for("funding.commune_page", unit_id=unit.id))
+    summary = reports.chairman_summary(unit.id)
+    return render_template(
+        "billing/commune.html", unit=unit, s=summary, sponsors=funders.list_sponsors(unit.id),
+        phases=funders.list_phases(unit.id), receipts=receipts.list_receipts(unit.id, 50),
+        expenses=spending.list_expenses(unit.id, 50), campaigns=receipts.list_campaigns(unit.id),
+        can_manage=current_scope().can(access.MANAGE, unit.id), new_key=uuid.uuid4().hex,
+        sponsor_kinds=SPONSOR_KINDS, expense_kinds=EXPENSE_KINDS, kind_labels=reports.KIND_LABELS,
+        sponsor_kind_labels=reports.SPONSOR_KIND_LABELS, dong=reports.dong)
+
+
+@bp.route("/funding/sponsors/<int:sponsor_id>")
+@login_required
+def sponsor_page(sponsor_id: int):
+    access.require_any(access.READ, access.SPONSOR_OWN)
+    sponsor = access.sponsor_for_read(sponsor_id)
+    return render_template("billing/sponsor.html", s=reports.sponsor_summary(sponsor.id), dong=reports.dong,
+                           sponsor_kind_labels=reports.SPONSOR_KIND_LABELS)
+
+
+@bp.route("/funding/receipts/<int:receipt_id>")
+@login_required
+def receipt_page(receipt_id: int):
+    access.require_any(access.READ, access.SPONSOR_OWN, access.HOUSEHOLD_OWN)
+    ctx = receipts.receipt_context(receipts.get_receipt(receipt_id))
+    return render_template("billing/receipt.html", dong=reports.dong, **ctx)
+
+
+@bp.route("/funding/campaigns/<int:campaign_id>")
+@login_required
+def campaign_page(campaign_id: int):
+    access.require_any(access.READ)
+    get_scoped(ShareCampaign, campaign_id, access.READ)
+    return render_template("billing/campaign.html", c=receipts.campaign_status(campaign_id), dong=reports.dong)
+
+
+@bp.route("/funding/my-shares")
+@login_required
+def my_shares_page():
+    access.require_any(access.HOUSEHOLD_OWN)
+    return render_template("billing/my_shares.html", shares=receipts.my_shares(), dong=reports.dong)
+
+
+@bp.route("/minh-bach/<int:unit_id>")
+def public_page(unit_id: int):
+    """Công khai tài chính: aggregates only, when the commune has switched the page on."""
+    unit = public_commune(unit_id)
+    with system_scope():
+        summary = reports.public_summary(unit.id)
+        villages = db.session.execute(select(Village.id).where(Village.commune_id == unit.id)).all()
+    return render_template("billing/public.html", s=summary, village_count=len(villages), dong=reports.dong,
+                           kind_labels=reports.KIND_LABELS)
