@@ -1,0 +1,214 @@
+"""Queries behind the three audiences' pages: police oversight, the chairman's coverage, the sponsor portal."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..streams.models import Camera, CameraUptimeDay, FaultTicket
+from ..tenants.models import AdminUnit, Village
+from ..tenants.scoping import current_scope
+from .models import Incident
+from .services import VN_TZ, list_categories, local
+
+WORKING = ("active",)
+DOWN = ("offline", "faulty")
+COUNTED = ("active", "offline", "faulty")  # installed cameras (not planned, not retired)
+
+
+def months_back(n: int = 12, today: date | None = None) -> list[str]:
+    """The last ``n`` months as 'YYYY-MM', oldest first, ending with this month."""
+    today = today or datetime.now(VN_TZ).date()
+    y, m = today.year, today.month
+    out = []
+    for _ in range(n):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out[::-1]
+
+
+def _since(months: list[str]) -> datetime:
+    y, m = (int(x) for x in months[0].split("-"))
+    return datetime(y, m, 1, tzinfo=VN_TZ).astimezone(timezone.utc)
+
+
+def communes_for(perms: tuple[str, ...], below: AdminUnit | None = None) -> list[AdminUnit]:
+    """Communes where the caller holds every one of ``perms`` (optionally under one unit)."""
+    scope = current_scope()
+    stmt = select(AdminUnit).where(AdminUnit.is_commune.is_(True)).order_by(AdminUnit.name)
+    if not scope.system:
+        ids = set.intersection(*[set(scope.units_with(p)) for p in perms])
+        stmt = stmt.where(AdminUnit.id.in_(ids))
+    if below is not None:
+        stmt = stmt.where(AdminUnit.path.startswith(below.path, autoescape=True))
+    return list(db.session.execute(stmt).scalars())
+
+
+def camera_points(commune_ids) -> list[dict]:
+    rows = db.session.execute(
+        select(Camera.id, Camera.code, Camera.name, Camera.commune_id, Camera.latitude, Camera.longitude,
+               Camera.status, Camera.road, Village.name)
+        .outerjoin(Village, Camera.village_id == Village.id)
+        .where(Camera.commune_id.in_(list(commune_ids)), Camera.status != "decommissioned")
+        .order_by(Camera.commune_id, Camera.code)).all()
+    return [{"id": r[0], "code": r[1], "name": r[2], "commune_id": r[3], "lat": r[4], "lon": r[5],
+             "status": r[6], "road": r[7], "village": r[8]} for r in rows]
+
+
+def camera_counts(commune_ids) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for cid, status, n in db.session.execute(
+            select(Camera.commune_id, Camera.status, func.count()).where(Camera.commune_id.in_(list(commune_ids)))
+            .group_by(Camera.commune_id, Camera.status)):
+        out[cid][status] = n
+    return out
+
+
+def open_faults(commune_ids) -> dict[int, int]:
+    return dict(db.session.execute(
+        select(FaultTicket.commune_id, func.count()).where(FaultTicket.commune_id.in_(list(commune_ids)),
+                                                          FaultTicket.status == "open")
+        .group_by(FaultTicket.commune_id)).all())
+
+
+def incident_rows(commune_ids, months: list[str]):
+    """(commune_id, category_id, month, clarified) for incidents in the window."""
+    rows = db.session.execute(
+        select(Incident.commune_id, Incident.category_id, Incident.occurred_at, Incident.clarified_by_camera)
+        .where(Incident.commune_id.in_(list(commune_ids)), Incident.occurred_at >= _since(months))).all()
+    return [(c, cat, local(at).strftime("%Y-%m"), bool(cl)) for c, cat, at, cl in rows]
+
+
+def uptime_trend(commune_ids, days: int = 30) -> list[tuple[str, float | None]]:
+    start = datetime.now(VN_TZ).date() - timedelta(days=days - 1)
+    got = {d: (ok, checks) for d, ok, checks in db.session.execute(
+        select(CameraUptimeDay.day, func.sum(CameraUptimeDay.ok), func.sum(CameraUptimeDay.checks))
+        .where(CameraUptimeDay.commune_id.in_(list(commune_ids)), CameraUptimeDay.day >= start)
+        .group_by(CameraUptimeDay.day)).all()}
+    out = []
+    for i in range(days):
+        d = start + timedelta(days=i)
+        ok, checks = got.get(d, (0, 0))
+        out.append((d.strftime("%d/%m"), (ok or 0) / checks if checks else None))
+    return out
+
+
+def oversight(below: AdminUnit | None = None) -> dict:
+    """Every commune below the caller (or below ``below``): cameras, faults, incidents, clarified share."""
+    communes = communes_for(("cameras.read", "incidents.read"), below)
+    ids = [c.id for c in communes]
+    months = months_back(12)
+    cats = {c.id: c for c in list_categories()}
+    counts, faults = camera_counts(ids), open_faults(ids)
+    inc = incident_rows(ids, months)
+    per_commune = []
+    for c in communes:
+        st = counts.get(c.id, {})
+        installed = sum(st.get(s, 0) for s in COUNTED)
+        mine = [r for r in inc if r[0] == c.id]
+        per_commune.append({
+            "commune": c, "installed": installed, "active": st.get("active", 0),
+            "down": sum(st.get(s, 0) for s in DOWN),
+            "online_share": (st.get("active", 0) / installed) if installed else None,
+            "open_faults": faults.get(c.id, 0), "incidents": len(mine),
+            "clarified": sum(1 for r in mine if r[3]),
+            "by_month": [sum(1 for r in mine if r[2] == m) for m in months],
+        })
+    by_cat_month = {cid: [0] * len(months) for cid in cats}
+    by_commune_cat: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for commune_id, cat_id, month, _ in inc:
+        if cat_id in by_cat_month and month in months:
+            by_cat_month[cat_id][months.index(month)] += 1
+        by_commune_cat[commune_id][cat_id] += 1
+    total = len(inc)
+    return {
+        "communes": per_commune, "months": months, "categories": cats,
+        "series": [(cats[cid], vals) for cid, vals in by_cat_month.items() if any(vals)],
+        "by_commune_cat": by_commune_cat, "points": camera_points(ids),
+        "total_incidents": total, "total_clarified": sum(1 for r in inc if r[3]),
+        "uptime": uptime_trend(ids),
+    }
+
+
+def commune_trend(commune_id: int) -> dict:
+    months = months_back(12)
+    inc = incident_rows([commune_id], months)
+    cats = {c.id: c for c in list_categories()}
+    series = []
+    for cat_id, cat in cats.items():
+        vals = [sum(1 for r in inc if r[1] == cat_id and r[2] == m) for m in months]
+        if any(vals):
+            series.append((cat, vals))
+    return {"months": months, "series": series, "total": len(inc), "clarified": sum(1 for r in inc if r[3]),
+            "uptime": uptime_trend([commune_id])}
+
+
+def coverage(commune: AdminUnit) -> dict:
+    """Villages and their cameras, gaps first; roads covered; cameras down and for how long; backlog."""
+    now = datetime.now(timezone.utc)
+    villages = list(db.session.execute(select(Village).where(Village.commune_id == commune.id)
+                                       .order_by(Village.name)).scalars())
+    cameras = list(db.session.execute(select(Camera).where(Camera.commune_id == commune.id,
+                                                           Camera.status.in_(COUNTED))
+                                      .order_by(Camera.code)).scalars())
+    tickets = list(db.session.execute(select(FaultTicket).where(FaultTicket.commune_id == commune.id,
+                                                                FaultTicket.status == "open")
+                                      .order_by(FaultTicket.opened_at)).scalars())
+    first_fault = {}
+    for t in tickets:
+        first_fault.setdefault(t.camera_id, t.opened_at)
+    rows = []
+    for v in villages:
+        mine = [c for c in cameras if c.village_id == v.id]
+        working = sum(1 for c in mine if c.status in WORKING)
+        rows.append({"village": v, "cameras": len(mine), "working": working, "down": len(mine) - working,
+                     "per_1000": (1000 * len(mine) / v.households) if v.households else None,
+                     "gap": working == 0})
+    rows.sort(key=lambda r: (not r["gap"], r["village"].name))  # the gaps come first
+    down = []
+    for c in cameras:
+        if c.status in DOWN:
+            since = first_fault.get(c.id) or c.last_ok_at
+            since_local = local(since)
+            down.append({"camera": c, "since": since_local,
+                         "hours": int((now - since_local).total_seconds() // 3600) if since_local else None})
+    down.sort(key=lambda d: -(d["hours"] or 0))
+    roads: dict[str, dict] = {}
+    for c in cameras:
+        if c.road:
+            r = roads.setdefault(c.road, {"road": c.road, "cameras": 0, "working": 0})
+            r["cameras"] += 1
+            r["working"] += c.status in WORKING
+    households = commune.households or sum(v.households for v in villages)
+    return {
+        "villages": rows, "gaps": [r for r in rows if r["gap"]], "cameras": cameras,
+        "installed": len(cameras), "working": sum(1 for c in cameras if c.status in WORKING),
+        "per_1000": (1000 * len(cameras) / households) if households else None,
+        "households": households, "down": down,
+        "roads": sorted(roads.values(), key=lambda r: (r["working"] > 0, r["road"])),
+        "backlog": [{"ticket": t, "age_days": (now - local(t.opened_at)).days} for t in tickets],
+        "points": camera_points([commune.id]),
+    }
+
+
+def billing_call(name: str, *args):
+    """Call billing's report function if that part is installed; None means no data yet.
+
+    A failing report must not take the coverage or sponsor page down with it: it is logged
+    and the page says "no data yet"."""
+    try:
+        from ..billing_socialization import reports
+    except ImportError:
+        return None
+    fn = getattr(reports, name, None)
+    if fn is None:
+        return None
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001 - see above
+        db.session.rollback()
+        current_app.logger.exception("billing report %s failed", name)
+        return None

@@ -1,0 +1,98 @@
+"""Request bodies and query strings of the incidents API (pydantic: one source for checks and OpenAPI)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from ..schemas import DbId
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Status = Literal["open", "investigating", "resolved", "referred"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CategoryIn(_In):
+    code: str = Field(min_length=2, max_length=40, pattern=r"^[a-z0-9_]+$")
+    label_vi: str = Field(min_length=1, max_length=120)
+    label_en: str = Field(min_length=1, max_length=120)
+    color: str = Field(default="#607d8b", pattern=r"^#[0-9a-fA-F]{6}$")
+    sort_order: int = 0
+
+
+class CategoryUpdate(_In):
+    label_vi: str | None = Field(default=None, min_length=1, max_length=120)
+    label_en: str | None = Field(default=None, min_length=1, max_length=120)
+    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    sort_order: int | None = None
+    active: bool | None = None
+
+
+class IncidentIn(_In):
+    commune_id: DbId
+    category: str = Field(min_length=1, max_length=40, description="category code, e.g. theft")
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(default="", max_length=10000)
+    occurred_at: datetime = Field(description="naive times are Vietnam time (UTC+7)")
+    village_id: DbId | None = None
+    road: str | None = Field(default=None, max_length=200)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    camera_ids: list[DbId] = Field(default_factory=list, max_length=50)
+    status: Status = "open"
+    clarified_by_camera: bool = False
+    people_identified: int = Field(default=0, ge=0, le=10000)
+    property_recovered_vnd: int = Field(default=0, ge=0, le=10**15)
+
+
+class IncidentUpdate(_In):
+    category: str | None = Field(default=None, min_length=1, max_length=40)
+    title: str | None = Field(default=None, min_length=3, max_length=200)
+    description: str | None = Field(default=None, max_length=10000)
+    occurred_at: datetime | None = None
+    village_id: DbId | None = None
+    road: str | None = Field(default=None, max_length=200)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    camera_ids: list[DbId] | None = Field(default=None, max_length=50)
+    status: Status | None = None
+    clarified_by_camera: bool | None = None
+    people_identified: int | None = Field(default=None, ge=0, le=10000)
+    property_recovered_vnd: int | None = Field(default=None, ge=0, le=10**15)
+
+
+class EvidenceIn(_In):
+    kind: Literal["snapshot", "clip"]
+    item_id: DbId = Field(description="the snapshot's or clip's id")
+    note: str | None = Field(default=None, max_length=300)
+
+
+class ReasonIn(_In):
+    reason: str = Field(min_length=5, max_length=500, description="why (kept in the audit log)")
+
+
+class ReasonQuery(_In):
+    reason: str = Field(min_length=5, max_length=500, description="why (kept in the audit log)")
+
+
+class IncidentQuery(_In):
+    commune_id: DbId | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str | None = Field(default=None, max_length=40)
+    place: str | None = Field(default=None, max_length=200, description="village or road, part of the name")
+    camera_id: DbId | None = None
+    status: Status | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+
+    @field_validator("commune_id", "camera_id", "date_from", "date_to", "category", "place", "status",
+                     mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        return None if value == "" else value
+
+
+class OversightQuery(_In):
+    unit_id: DbId | None = None
