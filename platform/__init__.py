@@ -39,15 +39,20 @@ def create_app(config: dict | None = None) -> Flask:
     errors.register_error_handlers(app)
 
     from .api import bp as api_bp
+    from .billing_socialization import init_app as billing_init
+    from .incidents.api import bp as incidents_api
+    from .incidents.views import bp as incidents_views
+    from .streams.api import bp as streams_api
+    from .streams.views import bp as streams_views
     from .tenants.api import bp as tenants_api
     from .tenants.views import bp as tenants_views
 
-    for bp in (api_bp, tenants_api):
+    for bp in (api_bp, tenants_api, streams_api, incidents_api):
         csrf.exempt(bp)  # the API checks CSRF itself for cookie sessions (tenants.auth)
         app.register_blueprint(bp)
-    app.register_blueprint(tenants_views)
-    app.register_blueprint(ops_health.bp)
-    app.register_blueprint(ops_metrics.bp)
+    for bp in (tenants_views, streams_views, incidents_views, ops_health.bp, ops_metrics.bp):
+        app.register_blueprint(bp)
+    billing_init(app)  # funding API (csrf-exempt like the others), pages and the ledger CLI
     cli.register(app.cli)
     _ = apispec, models  # routes describe themselves as declared; models register on import
     return app

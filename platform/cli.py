@@ -47,9 +47,11 @@ def web_command(bind):
 
 
 def register(group) -> None:
+    from .streams.worker import worker_command
     from .tenants.cli import COMMANDS
+    from .streams.cli import COMMANDS as STREAMS_COMMANDS
 
-    for command in [demo_command, serve_command, web_command, *COMMANDS]:
+    for command in [demo_command, serve_command, web_command, worker_command, *COMMANDS, *STREAMS_COMMANDS]:
         group.add_command(command)
 
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 # Feature loaders in dependency order; each is idempotent and returns a dict of counts.
-LOADERS = ["camnet.tenants.demo:load_summary"]
+LOADERS = ["camnet.tenants.demo:load_summary", "camnet.streams.demo:load",
+           "camnet.billing_socialization.demo:load", "camnet.incidents.demo:load"]
 
 
 def load_all() -> dict:

@@ -115,3 +115,5 @@ def register_error_handlers(app) -> None:
 
     # A value the column cannot hold (e.g. beyond int4 on PostgreSQL) is bad input, not a crash.
     app.register_error_handler(DataError, lambda e: render(ValidationFailed("value out of range")))
+    # SQLite's driver raises OverflowError itself for integers beyond 64 bits
+    app.register_error_handler(OverflowError, lambda e: render(ValidationFailed("value out of range")))

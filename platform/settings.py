@@ -80,7 +80,9 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "CAMERA_SECRET_KEY": env_str("CAMERA_SECRET_KEY", None, env),
         "CAMERA_ALLOWED_NETWORKS": env_list(
             "CAMERA_ALLOWED_NETWORKS",
-            ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"],
+            ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]
+            # development only: the built-in RTSP (8554) and HTTP (8090) camera simulators
+            + ([] if environment == "production" else ["127.0.0.1:8554", "127.0.0.1:8090"]),
             env,
         ),
         "LOGIN_MAX_FAILURES": env_int("LOGIN_MAX_FAILURES", 5, env),
@@ -88,6 +90,8 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "LOGIN_LOCKOUT_SECONDS": env_int("LOGIN_LOCKOUT_SECONDS", 300, env),
         "PRESIGN_SECONDS": min(env_int("PRESIGN_SECONDS", 300, env), 300),
         "DEFAULT_LANG": env_str("CAMNET_LANG", "vi", env),
+        # Map tiles (e.g. a tile server inside the district network); empty: no tiles, cameras on a plain map.
+        "MAP_TILE_URL": env_str("MAP_TILE_URL", "", env),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": environment == "production",

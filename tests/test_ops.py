@@ -30,14 +30,18 @@ def test_metrics_expose_requests_and_cameras_per_commune(app, world, client_for)
     from camnet.streams.models import Camera
     from camnet.tenants.scoping import system_scope
 
+    from sqlalchemy import func, select
+
     with system_scope():
         db.session.add(Camera(commune_id=world.id("a"), code="C1", name="Ngã tư chợ", status="active"))
         db.session.commit()
+        active = db.session.execute(select(func.count()).select_from(Camera).where(
+            Camera.commune_id == world.id("a"), Camera.status == "active")).scalar()
     client = client_for("operator_a")
     client.get("/")
     text = app.test_client().get("/metrics").get_data(as_text=True)
     assert 'camnet_http_requests_total{endpoint="tenants.home",method="GET",status="200"}' in text
-    assert 'camnet_cameras{commune="A",status="active"} 1.0' in text
+    assert f'camnet_cameras{{commune="A",status="active"}} {float(active)}' in text
     assert "camnet_http_request_seconds_bucket" in text
 
 
