@@ -143,7 +143,8 @@ def build(dbname: str, scale: float, seed: int = 7) -> dict:
               ["camera_id", "day", "commune_id", "checks", "ok"], uptime)
         conn.commit()
         for loader in _feature_loaders():
-            info.update(loader(conn, commune_ids, incidents=incidents, postings=postings, rnd=rnd) or {})
+            info.update(loader(conn, commune_ids, incidents=incidents, postings=postings, rnd=rnd,
+                               app_url=app_url(dbname)) or {})
             conn.commit()
         conn.execute("SET session_replication_role = origin")
         start = time.perf_counter()

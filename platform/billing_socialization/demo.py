@@ -152,15 +152,33 @@ def _ho_xa(unit):
     _allocate(unit, b2, 450_000_000, phase=p2)
 
 
+def _nui_doi(unit):
+    phase = _phase(unit, "Giai đoạn 1 (2023)", 400_000_000, 12, date(2023, 5, 10))
+    budget = _sponsor(unit, "Ngân sách thị trấn Núi Đối", "budget")
+    biz = _sponsor(unit, "Các doanh nghiệp trên địa bàn thị trấn", "organisation")
+    _receipt(unit, "nd-ns-1", amount=250_000_000, method="bank", sponsor_id=budget.id, phase_id=phase.id,
+             received_on=date(2023, 5, 20))
+    _receipt(unit, "nd-xh-1", amount=110_000_000, method="bank", sponsor_id=biz.id, phase_id=phase.id,
+             received_on=date(2023, 6, 2))
+    for key, kind, supplier, inv, amount, day in [
+            ("nd-e-1", "equipment", "Công ty CP Công nghệ An Hải", "0001932", 230_000_000, date(2023, 6, 15)),
+            ("nd-e-2", "installation", "Công ty CP Công nghệ An Hải", "0001933", 55_000_000, date(2023, 6, 28)),
+            ("nd-e-3", "repair", "Cửa hàng điện tử Kiến Thụy", "0000418", 6_500_000, date(2025, 8, 4))]:
+        _expense(unit, key, kind=kind, supplier=supplier, invoice_no=inv, amount=amount, paid_from="bank",
+                 spent_on=day, phase_id=phase.id)
+    _allocate(unit, budget, 250_000_000, phase=phase)
+
+
 def load() -> dict:
     with system_scope():
         units = {u.code: u for u in db.session.execute(select(AdminUnit).where(
-            AdminUnit.code.in_(["NGUHIEP", "BENSUNG", "HOXA"]))).scalars()}
-        if len(units) < 3:
+            AdminUnit.code.in_(["NGUHIEP", "BENSUNG", "HOXA", "NUIDOI"]))).scalars()}
+        if len(units) < 4:
             return {}
         viettel = _ngu_hiep(units["NGUHIEP"])
         _ben_sung(units["BENSUNG"])
         _ho_xa(units["HOXA"])
+        _nui_doi(units["NUIDOI"])
         # The demo sponsor and household users see their own records.
         for username, attr, value in (("taitro.viettel", "sponsor_id", viettel.id),
                                       ("hogiadinh.bensung", "household_ref", "BS-LEVANDUC")):

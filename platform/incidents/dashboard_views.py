@@ -153,7 +153,7 @@ def coverage():
             parts=[(t("Ngân sách", "Budget"), int(funding.get("budget") or 0), "#0b5ea8"),
                    (t("Xã hội hóa", "Socialised"), int(funding.get("socialised") or 0), "#1c7c3c")])
     return render_template(
-        "incidents/coverage.html", c=commune, communes=communes, cov=cov,
+        "incidents/coverage.html", kind_labels=_kind_labels(), c=commune, communes=communes, cov=cov,
         trend=trend if show_incidents else None, funding=funding,
         can_funding=can_funding, funding_chart=funding_chart,
         map_data=map_json(cov["points"], {commune.id: commune.name}),
@@ -203,3 +203,11 @@ def sponsor_report():
         "Content-Disposition": f'attachment; filename="bao-cao-tai-tro-{sponsor_id}.pdf"',
         "Cache-Control": "no-store"})
 
+
+
+def _kind_labels() -> dict:
+    try:
+        from ..billing_socialization.reports import KIND_LABELS
+    except ImportError:
+        return {}
+    return KIND_LABELS

@@ -48,11 +48,11 @@ def init_app(app) -> None:
     def _log(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("request_started")
-        from flask_login import current_user
+        user = g.get("_login_user")  # only if this request already loaded one: never load it for a log line
         log.info("request", extra={
             "method": request.method, "path": request.path, "status": response.status_code,
             "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-            "user_id": getattr(current_user, "id", None) if current_user else None,
+            "user_id": getattr(user, "id", None),
             "remote": request.remote_addr,
         })
         return response

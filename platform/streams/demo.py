@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..tenants.models import AdminUnit, Village
 from ..tenants.scoping import system_scope
-from .models import Camera, CameraConsent, FaultTicket, Snapshot
+from .models import Camera, CameraConsent, CameraUptimeDay, FaultTicket, Snapshot
 
 SIM_HTTP = "http://127.0.0.1:8090/cam/{code}"
 SIM_RTSP = "rtsp://127.0.0.1:8554/cam{n}"
@@ -134,6 +134,25 @@ def _commune_cameras(commune: AdminUnit, plan) -> int:
     return added
 
 
+def _uptime_history(commune_ids: list[int], days: int = 30) -> None:
+    """A month of daily checks before today, so the uptime charts tell a story on first run."""
+    rng = random.Random(2026)
+    today = date.today()
+    cams = db.session.execute(select(Camera.id, Camera.commune_id, Camera.status).where(
+        Camera.commune_id.in_(commune_ids))).all()
+    have = set(db.session.execute(select(CameraUptimeDay.camera_id).where(
+        CameraUptimeDay.commune_id.in_(commune_ids), CameraUptimeDay.day < today)).scalars())
+    for cam_id, commune_id, status in cams:
+        if cam_id in have:
+            continue
+        for back in range(days, 0, -1):
+            checks = 1440
+            broken = status == "faulty" and back <= 3  # went down a few days ago
+            ok = rng.randint(0, 200) if broken else checks - rng.choice([0, 0, 0, 2, 5, 15, 60])
+            db.session.add(CameraUptimeDay(camera_id=cam_id, commune_id=commune_id,
+                                           day=today - timedelta(days=back), checks=checks, ok=ok))
+
+
 def load() -> dict:
     """Idempotent: cameras are keyed by commune and code; existing ones are left alone."""
     with system_scope():
@@ -142,6 +161,8 @@ def load() -> dict:
         for code, plan in PLANS.items():
             if code in communes:
                 _commune_cameras(communes[code], plan)
+        db.session.commit()
+        _uptime_history([c.id for c in communes.values()])
         db.session.commit()
         total = db.session.execute(select(db.func.count(Camera.id)).where(
             Camera.commune_id.in_([c.id for c in communes.values()]))).scalar()

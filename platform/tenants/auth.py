@@ -46,9 +46,14 @@ def init_app(app) -> None:
 
     app.jinja_env.globals["scope_can"] = lambda perm, unit_id=None: current_scope().can(perm, unit_id)
 
+    # Probes, metrics and static files need no identity: skip the user and scope look-ups.
+    anonymous_endpoints = {"ops.healthz", "ops.readyz", "metrics.metrics", "static"}
+
     @app.before_request
     def establish_scope():
         g.scope_token = set_scope(EMPTY)
+        if request.endpoint in anonymous_endpoints:
+            return
         user = current_user._get_current_object()
         if user is not None and user.is_authenticated:
             g.scope_token_user = set_scope(scope_for_user(user), db.session)

@@ -1,0 +1,172 @@
+"""Load the API of a real gunicorn (gevent workers) on loopback against the province database.
+
+    PYTHONSAFEPATH=1 .venv/bin/python bench/province.py --db camnet_province      # once
+    PYTHONSAFEPATH=1 .venv/bin/python bench/api.py --db camnet_province [--clients 32 --seconds 10]
+
+Measures, under N concurrent keep-alive clients, requests per second and p50/p99 latency
+of: a trivial endpoint (/healthz, the same server's floor), the province overview, one
+commune's camera list, one camera's snapshot history page, and a sponsor report. Prints
+each figure with its ratio to the goal (p99 under 150 ms).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+ADMIN = os.environ.get("CAMNET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres").replace(
+    "postgresql+psycopg://", "postgresql://")
+GOAL_P99_MS = 150.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(dbname: str) -> dict:
+    """A province police token and one sponsor to report on (created once, as the superuser)."""
+    base = ADMIN.rsplit("/", 1)[0]
+    secret = "cn_" + secrets.token_urlsafe(32)
+    with psycopg.connect(f"{base}/{dbname}") as conn:
+        province = conn.execute("SELECT id FROM admin_units WHERE level = 'tỉnh' ORDER BY id LIMIT 1").fetchone()[0]
+        user = conn.execute("SELECT id FROM users WHERE username = 'bench.police'").fetchone()
+        if user is None:
+            user = conn.execute(
+                "INSERT INTO users (username, full_name, password_hash, unit_id, lang, active, created_at) "
+                "VALUES ('bench.police', 'Công an tỉnh (bench)', 'x', %s, 'vi', true, now()) RETURNING id",
+                (province,)).fetchone()
+            conn.execute("INSERT INTO role_grants (user_id, role, unit_id, created_at) VALUES (%s, 'police', %s, now())",
+                         (user[0], province))
+        conn.execute("INSERT INTO api_tokens (user_id, unit_id, name, prefix, token_hash, created_at) "
+                     "VALUES (%s, %s, 'bench', %s, %s, now())",
+                     (user[0], province, secret[:10], hashlib.sha256(secret.encode()).hexdigest()))
+        communes = [r[0] for r in conn.execute("SELECT id FROM admin_units WHERE is_commune ORDER BY id")]
+        cameras = conn.execute("SELECT min(id), max(id) FROM cameras").fetchone()
+        sponsor = None
+        try:
+            row = conn.execute("SELECT id FROM sponsors ORDER BY id LIMIT 1").fetchone()
+            sponsor = row[0] if row else None
+        except psycopg.errors.UndefinedTable:
+            conn.rollback()
+        conn.commit()
+    return {"token": secret, "communes": communes, "cameras": cameras, "sponsor": sponsor}
+
+
+def start_server(dbname: str, port: int, workers: int) -> subprocess.Popen:
+    hostport = ADMIN.split("@", 1)[1].split("/", 1)[0]
+    env = {**os.environ, "PYTHONSAFEPATH": "1", "DATABASE_URL": f"postgresql+psycopg://camnet@{hostport}/{dbname}",
+           "SECRET_KEY": secrets.token_hex(32), "CAMNET_INSTANCE": "/tmp/camnet-bench-api", "REDIS_URL": "",
+           "S3_ENDPOINT": "", "CAMNET_LOG_LEVEL": "WARNING"}
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    proc = subprocess.Popen([gunicorn, "-k", "gevent", "-w", str(workers), "--worker-connections", "200",
+                             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "camnet.wsgi:app"],
+                            env=env, cwd="/tmp", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+def load(port: int, token: str, paths, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(seed: int):
+        rnd = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        headers = {"Authorization": f"Bearer {token}"}
+        while time.monotonic() < stop_at:
+            path = paths(rnd)
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append(time.perf_counter() - start)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0] * 99
+    return {"n": len(latencies), "rps": len(latencies) / wall, "p50": q[49] * 1000, "p99": q[98] * 1000,
+            "errors": errors[0]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="camnet_province")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    info = prepare(args.db)
+    port = free_port()
+    server = start_server(args.db, port, args.workers)
+    lo, hi = info["cameras"]
+    communes = info["communes"]
+    cases = [
+        ("trivial /healthz", lambda r: "/healthz"),
+        ("province overview", lambda r: "/api/v1/oversight"),
+        ("commune camera list", lambda r: f"/api/v1/cameras?unit_id={r.choice(communes)}&limit=100"),
+        ("camera snapshot history", lambda r: f"/api/v1/cameras/{r.randint(lo, hi)}/snapshots?limit=50"),
+    ]
+    if info["sponsor"]:
+        cases.append(("sponsor report", lambda r: f"/api/v1/funding/sponsors/{info['sponsor']}/report"))
+    try:
+        print(f"gunicorn gevent x{args.workers} on 127.0.0.1:{port}, {args.clients} clients, "
+              f"{args.seconds:.0f} s per endpoint, database {args.db}")
+        print(f"{'endpoint':<26} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/goal':>9} {'errors':>7}")
+        for label, paths in cases:
+            load(port, info["token"], paths, min(4, args.clients), 1.0)  # warm up
+            r = load(port, info["token"], paths, args.clients, args.seconds)
+            print(f"{label:<26} {r['n']:>9,} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                  f"{r['p99'] / GOAL_P99_MS:>8.2f}x {r['errors']:>7}", flush=True)
+        if not info["sponsor"]:
+            print("sponsor report: no sponsors in this database (run the billing part of bench/province.py)")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
