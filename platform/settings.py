@@ -92,6 +92,8 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "DEFAULT_LANG": env_str("CAMNET_LANG", "vi", env),
         # Map tiles (e.g. a tile server inside the district network); empty: no tiles, cameras on a plain map.
         "MAP_TILE_URL": env_str("MAP_TILE_URL", "", env),
+        # The capture worker's own /metrics port (0: off); the Helm chart sets 9108.
+        "WORKER_METRICS_PORT": env_int("WORKER_METRICS_PORT", 0, env),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": environment == "production",

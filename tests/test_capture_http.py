@@ -59,6 +59,38 @@ def test_snapshot_is_stored_under_commune_camera_date_with_its_row(make_app):
         sim.stop()
 
 
+def test_worker_metrics_count_snapshots_per_commune_and_the_spool(make_app):
+    import urllib.request
+
+    from camnet.streams.worker_metrics import serve_metrics
+
+    from .capture_rig import free_port
+
+    sim = HttpCameraSim(port=0)
+    sim.start()
+    try:
+        app = make_app("sqlite", allow(sim.port))
+        with app.app_context():
+            from tests.world import build_world
+
+            world = build_world(app)
+            good = add_camera(world.id("a"), "MT1", snapshot_url=sim.snapshot_url("mt1"))
+            dead = add_camera(world.id("a"), "MT2", snapshot_url=sim.snapshot_url("mt2"))
+            sim.set_mode("mt2", "offline")
+            worker = in_process_worker(app, "w-metrics")
+            capture_now(worker, good.id, 3)
+            capture_now(worker, dead.id, 3)
+            port = free_port()
+            serve_metrics(worker, port)
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        commune = world.id("a")
+        assert f'camnet_worker_snapshots_total{{commune_id="{commune}",outcome="taken"}} 1.0' in text
+        assert f'camnet_worker_snapshots_total{{commune_id="{commune}",outcome="failed"}} 1.0' in text
+        assert "camnet_worker_spool_depth 0.0" in text
+    finally:
+        sim.stop()
+
+
 def test_camera_outside_allowed_networks_is_never_contacted(make_app):
     sim = HttpCameraSim(port=0)
     sim.start()

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from dataclasses import dataclass, fields
 
 from ..settings import SettingsError
@@ -95,6 +96,7 @@ class Worker:
         self.heap: list = []
         self.generation = 0
         self.stats: Counter = Counter()
+        self.by_commune: Counter = Counter()  # (commune id, taken|failed) -> snapshots, for /metrics
 
     # --- helpers ---------------------------------------------------------------------------
     def blocking(self, fn, *args):
@@ -153,6 +155,8 @@ class Worker:
                 if self.membership.heartbeat() != before:
                     log.info("live workers: %s", ", ".join(self.membership.live))
                     self.reschedule()
+                # the liveness probe (helm/templates/worker.yaml) reads this file's age
+                Path(self.app.config["INSTANCE_DIR"], "worker.heartbeat").touch()
             except Exception:  # noqa: BLE001 - Redis hiccup: keep the last view
                 log.exception("heartbeat failed")
             if self.embedded and os.getppid() != self.parent:
@@ -215,6 +219,7 @@ class Worker:
             frame = grab(cam, self.http, self.blocking, self.cfg.rtsp_timeout)
         except GrabError as exc:
             self.stats["unreachable"] += 1
+            self.by_commune[(cam.commune_id, "failed")] += 1
             self.results.put(CaptureResult(cam, slot, taken, "unreachable", {"error": str(exc)[:400]}))
             return
         sha = sha256_of(frame.jpeg)
@@ -226,6 +231,7 @@ class Worker:
         store_or_spool(result, frame.jpeg, self.store, self.spool, self.uploads)
         self.stats["captured_" + frame.source] += 1
         self.stats["stored" if result.stored else "spooled"] += 1
+        self.by_commune[(cam.commune_id, "taken")] += 1
         self.results.put(result)
 
     def _load_reference(self, cam, state) -> None:
@@ -349,6 +355,11 @@ class Worker:
 
         log.info("capture worker %s starting (shared=%s)", self.name, self.membership.shared)
         self.membership.heartbeat()
+        port = int(self.app.config.get("WORKER_METRICS_PORT") or 0)
+        if port:
+            from .worker_metrics import serve_metrics
+
+            serve_metrics(self, port)
         loops = [gevent.spawn(self.capture_loop) for _ in range(self.cfg.concurrency)]
         writer = gevent.spawn(self.writer_loop)
         side = [gevent.spawn(f) for f in (self.refresh_loop, self.heartbeat_loop, self.scheduler_loop,
