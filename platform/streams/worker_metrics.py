@@ -32,4 +32,5 @@ class WorkerCollector:
 def serve_metrics(worker, port: int) -> None:
     registry = CollectorRegistry()
     registry.register(WorkerCollector(worker))
-    start_http_server(port, addr="0.0.0.0", registry=registry)  # nosec B104 - scraped inside the cluster
+    # all interfaces: Prometheus scrapes the pod from inside the cluster
+    start_http_server(port, addr="0.0.0.0", registry=registry)  # nosec B104
