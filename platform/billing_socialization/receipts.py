@@ -130,6 +130,7 @@ def reverse_receipt(receipt_id: int, reason: str) -> Receipt:
     db.session.refresh(receipt)
     if receipt.reversed_by_id is not None:
         raise ConflictError("receipt_id: already reversed", field="receipt_id")
+    _check_reversible(receipt)
     original = db.session.get(JournalTransaction, receipt.transaction_id)
     tx = ledger.reverse(original, occurred_on=date.today(), memo=f"Hủy phiếu thu {receipt.number}: {reason}",
                         created_by_id=access.user_id())
@@ -146,6 +147,22 @@ def reverse_receipt(receipt_id: int, reason: str) -> Receipt:
                  object_id=receipt.id, reason=reason)
     db.session.commit()
     return receipt
+
+
+def _check_reversible(receipt: Receipt) -> None:
+    """A reversal may not take back money that was already allocated or spent (found by the
+    property test: receipt, allocate, reverse left a sponsor with a negative unallocated fund)."""
+    from .spending import money_balance, sponsor_position
+
+    if receipt.sponsor_id is not None:
+        sponsor = db.session.get(Sponsor, receipt.sponsor_id)
+        if receipt.amount > sponsor_position(sponsor)["unallocated"]:
+            raise ValidationFailed("receipt_id: this money is already allocated; reverse the allocation first",
+                                   field="receipt_id")
+    code = {"cash": "1111", "bank": "1121"}.get(receipt.method)
+    if code and money_balance(receipt.commune_id, code) < receipt.amount:
+        raise ValidationFailed("receipt_id: this money has already been spent and cannot be reversed",
+                               field="receipt_id")
 
 
 def list_receipts(commune_id: int, limit: int = 500) -> list[Receipt]:

@@ -104,24 +104,32 @@ def oversight(below: AdminUnit | None = None) -> dict:
     cats = {c.id: c for c in list_categories()}
     counts, faults = camera_counts(ids), open_faults(ids)
     inc = incident_rows(ids, months)
+    month_index = {m: i for i, m in enumerate(months)}
+    # one pass over the incidents (a province has hundreds of thousands), not one per commune
+    tally: dict[int, dict] = defaultdict(lambda: {"n": 0, "clarified": 0, "by_month": [0] * len(months)})
+    for commune_id, _cat, month, clarified in inc:
+        t = tally[commune_id]
+        t["n"] += 1
+        t["clarified"] += 1 if clarified else 0
+        if month in month_index:
+            t["by_month"][month_index[month]] += 1
     per_commune = []
     for c in communes:
         st = counts.get(c.id, {})
         installed = sum(st.get(s, 0) for s in COUNTED)
-        mine = [r for r in inc if r[0] == c.id]
+        mine = tally.get(c.id) or {"n": 0, "clarified": 0, "by_month": [0] * len(months)}
         per_commune.append({
             "commune": c, "installed": installed, "active": st.get("active", 0),
             "down": sum(st.get(s, 0) for s in DOWN),
             "online_share": (st.get("active", 0) / installed) if installed else None,
-            "open_faults": faults.get(c.id, 0), "incidents": len(mine),
-            "clarified": sum(1 for r in mine if r[3]),
-            "by_month": [sum(1 for r in mine if r[2] == m) for m in months],
+            "open_faults": faults.get(c.id, 0), "incidents": mine["n"],
+            "clarified": mine["clarified"], "by_month": mine["by_month"],
         })
     by_cat_month = {cid: [0] * len(months) for cid in cats}
     by_commune_cat: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for commune_id, cat_id, month, _ in inc:
-        if cat_id in by_cat_month and month in months:
-            by_cat_month[cat_id][months.index(month)] += 1
+        if cat_id in by_cat_month and month in month_index:
+            by_cat_month[cat_id][month_index[month]] += 1
         by_commune_cat[commune_id][cat_id] += 1
     total = len(inc)
     return {

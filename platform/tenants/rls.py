@@ -5,9 +5,12 @@ Used by migrations. The application sets ``app.unit_ids`` (comma-separated ids) 
 """
 from __future__ import annotations
 
+# The system flag sits in an uncorrelated sub-select (evaluated once per statement), and the id
+# list is an uncorrelated IN (SELECT unnest ...), which PostgreSQL runs as a hashed SubPlan: one
+# hash probe per row instead of a scan of the whole list (thousands of ids for a province).
 SCOPE_PREDICATE = (
-    "(coalesce(current_setting('app.system', true), 'off') = 'on' OR {column} = ANY ("
-    "string_to_array(coalesce(nullif(current_setting('app.unit_ids', true), ''), '-1'), ',')::bigint[]))"
+    "((SELECT coalesce(current_setting('app.system', true), 'off') = 'on') OR {column} IN (SELECT unnest("
+    "string_to_array(coalesce(nullif(current_setting('app.unit_ids', true), ''), '-1'), ',')::bigint[])))"
 )
 
 
