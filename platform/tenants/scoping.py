@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from dataclasses import dataclass, field
 
 from sqlalchemy import event, text
@@ -105,6 +106,15 @@ def _rls_settings(scope: Scope) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=512)
+def _criteria(scope: Scope, registry) -> tuple:
+    """The loader criteria of one scope, built once: a province's police scope holds hundreds of
+    ids, and coercing them again for every class and every query cost more than the query."""
+    ids = sorted(scope.unit_ids)
+    return tuple(with_loader_criteria(cls, cls.scope_column().in_(ids), include_aliases=True)
+                 for cls in _scoped_classes(registry))
+
+
 def apply_to_database(session: Session) -> None:
     """Re-send the scope to PostgreSQL if a transaction is already open."""
     if hasattr(session, "registry"):  # a scoped_session: act on this context's Session
@@ -134,12 +144,7 @@ def install(db) -> None:
         scope = current_scope()
         if scope.system:
             return
-        ids = sorted(scope.unit_ids)
-        options = [
-            with_loader_criteria(cls, cls.scope_column().in_(ids), include_aliases=True)
-            for cls in _scoped_classes(db.Model.registry)
-        ]
-        state.statement = state.statement.options(*options)
+        state.statement = state.statement.options(*_criteria(scope, db.Model.registry))
 
     @event.listens_for(Session, "before_flush")
     def _check_writes(session, flush_context, instances):
