@@ -84,14 +84,21 @@ def record_clip(app, store, clip_id: int, cam, max_seconds: int = 300) -> None:
         db.session.commit()  # no transaction open while ffmpeg runs
         try:
             cmd, reencoded = ffmpeg_command(cam, seconds, out)
-            try:
-                proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      timeout=seconds + 60)
-            except subprocess.TimeoutExpired:
-                raise RuntimeError("ffmpeg did not finish in time") from None
-            if proc.returncode != 0 or os.path.getsize(out) == 0:
-                message = proc.stderr.decode(errors="replace").strip().splitlines()
-                raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {(message or [''])[-1][:300]}")
+            # Cameras (and the simulator) sometimes stall a session: one more try on a new one.
+            for attempt in (1, 2):
+                try:
+                    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          timeout=seconds + 25)
+                except subprocess.TimeoutExpired:
+                    if attempt == 2:
+                        raise RuntimeError("ffmpeg did not finish in time") from None
+                    log.info("clip %s: ffmpeg stalled, trying once more", clip_id)
+                    continue
+                if proc.returncode == 0 and os.path.getsize(out) > 0:
+                    break
+                if attempt == 2:
+                    message = proc.stderr.decode(errors="replace").strip().splitlines()
+                    raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {(message or [''])[-1][:300]}")
             with open(out, "rb") as fh:
                 data = fh.read()
             key = clip_key(clip, started)
