@@ -46,6 +46,24 @@ def env_list(name: str, default: list[str], env=None) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def numbers_from_config(cls, prefix: str, config=None):
+    """Fill a dataclass of int/float settings from ``PREFIX_FIELD`` in the app config or environment."""
+    from dataclasses import fields
+
+    config = config or {}
+    values = {}
+    for f in fields(cls):
+        name = f"{prefix}_{f.name.upper()}"
+        raw = config.get(name, os.environ.get(name))
+        if raw in (None, ""):
+            continue
+        try:
+            values[f.name] = int(raw) if f.type in ("int", int) else float(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    return cls(**values)
+
+
 def from_env(env=None, instance_path: str | None = None) -> dict:
     """Build the Flask config mapping from environment variables.
 

@@ -6,12 +6,11 @@ ticket with the evidence snapshot and the rule; recovery closes it.
 """
 from __future__ import annotations
 
-import os
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..settings import SettingsError
+from ..settings import numbers_from_config
 
 RECOVERED_NOTE = "tự phục hồi / recovered"
 
@@ -31,18 +30,7 @@ class HealthSettings:
 
     @classmethod
     def from_config(cls, config=None) -> "HealthSettings":
-        config = config or {}
-        values = {}
-        for f in fields(cls):
-            name = f"HEALTH_{f.name.upper()}"
-            raw = config.get(name, os.environ.get(name))
-            if raw in (None, ""):
-                continue
-            try:
-                values[f.name] = int(raw) if f.type == "int" else float(raw)
-            except (TypeError, ValueError):
-                raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-        return cls(**values)
+        return numbers_from_config(cls, "HEALTH", config)
 
 
 @dataclass

@@ -15,10 +15,10 @@ import signal
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from dataclasses import dataclass, fields
 
-from ..settings import SettingsError
+from ..settings import numbers_from_config
 from .sharding import Membership, _score, worker_name
 
 log = logging.getLogger("camnet.worker")
@@ -46,18 +46,7 @@ class WorkerSettings:
 
     @classmethod
     def from_config(cls, config=None) -> "WorkerSettings":
-        config = config or {}
-        values = {}
-        for f in fields(cls):
-            name = f"CAPTURE_{f.name.upper()}"
-            raw = config.get(name, os.environ.get(name))
-            if raw in (None, ""):
-                continue
-            try:
-                values[f.name] = int(raw) if f.type == "int" else float(raw)
-            except (TypeError, ValueError):
-                raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-        return cls(**values)
+        return numbers_from_config(cls, "CAPTURE", config)
 
 
 class Worker:
