@@ -66,6 +66,24 @@ class ReplicatedRedisCluster:
         return [int(line.split()[1].split(":")[1].split("@")[0]) for line in out.splitlines()
                 if "master" in line.split()[2] and "fail" not in line.split()[2]]
 
+    def master_of(self, key: str) -> int:
+        """The port of the master now serving ``key``'s hash slot."""
+        port = self.live_ports()[0]
+        slot = int(self._cli(port, "cluster", "keyslot", key))
+        for line in self._cli(port, "cluster", "nodes").splitlines():
+            fields = line.split()
+            if "master" not in fields[2] or "fail" in fields[2]:
+                continue
+            for span in fields[8:]:
+                lo, _, hi = span.partition("-")
+                if not span.startswith("[") and int(lo) <= slot <= int(hi or lo):
+                    return int(fields[1].split(":")[1].split("@")[0])
+        raise LookupError(f"no live master serves {key!r} (slot {slot})")
+
+    def command(self, *args) -> str:
+        """One command through any live node, following the cluster's redirections."""
+        return self._cli(self.live_ports()[0], "-c", *args).strip()
+
     def kill(self, port: int):
         self._cli(port, "shutdown", "nosave")
 
