@@ -1,6 +1,8 @@
 """The funding ledger: balanced transactions, the hash chain, tamper evidence, append-only, reversals."""
 from __future__ import annotations
 
+from datetime import date
+
 import psycopg
 import pytest
 from sqlalchemy import func, select, text
@@ -127,3 +129,39 @@ def test_manual_journal_must_balance_and_name_known_accounts(app, world, client_
         resp = client.post(url, json=body)
         assert resp.status_code == 422 and resp.get_json()["field"] == field, (body, resp.get_json())
     assert len(client.get(f"/api/v1/funding/communes/{a}/transactions?limit=1000").get_json()) == n
+
+
+def test_postgres_fast_check_matches_the_row_check_over_awkward_memos(pg_app, world, live_services, monkeypatch):
+    """The database writes the canonical bytes on PostgreSQL; they must equal canonical() to the
+    byte, memo escapes included, across parallel seq ranges, and any edit must send the check to
+    the row-by-row path that names it."""
+    a = world.id("a")
+    memos = ["tiền | mặt", "dấu \\ gạch", "hai\ndòng", "tab\tở giữa", "về\r\nđầu", "\b\f\v", "Đặng Thị Hường",
+             "\\|\\n", ""]
+    with system_scope():
+        cash, bank = ledger.account(a, "1111"), ledger.account(a, "1121")
+        for i, memo in enumerate(memos * 3):
+            ledger.post(a, "adjustment", [(bank, 1000 + i), (cash, -1000 - i)], occurred_on=date(2026, 1, 1 + i % 28),
+                        memo=memo)
+        db.session.commit()
+        monkeypatch.setattr(ledger, "_FAST_MIN", 5)  # several ranges, each on its own connection
+        fast = ledger._verify_copy(a)
+        rows = ledger._verify_rows(a)
+        assert fast is not None, "an intact chain must pass the fast check"
+        assert rows["ok"] and {k: fast[k] for k in ("transactions", "postings", "head_seq", "head_hash")} == \
+            {k: rows[k] for k in ("transactions", "postings", "head_seq", "head_hash")}
+        victim = db.session.execute(select(JournalTransaction).where(JournalTransaction.commune_id == a,
+                                                                     JournalTransaction.memo == "hai\ndòng")
+                                    .order_by(JournalTransaction.seq)).scalars().first()
+        seq, tx_id = victim.seq, victim.id
+    db.session.rollback()
+    dsn = services.pg_admin_dsn(live_services["CAMNET_TEST_PG_URL"]).rsplit("/", 1)[0] + f"/{db.engine.url.database}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE journal_transactions DISABLE TRIGGER ALL")
+        conn.execute("UPDATE journal_transactions SET memo = 'hai dòng' WHERE id = %s", (tx_id,))
+        conn.execute("ALTER TABLE journal_transactions ENABLE TRIGGER ALL")
+    with system_scope():
+        assert ledger._verify_copy(a) is None
+        result = ledger.verify(a)
+    assert result["ok"] is False and result["first_broken"]["seq"] == seq
+    assert "hash" in result["first_broken"]["reason"]
