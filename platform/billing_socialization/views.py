@@ -14,7 +14,7 @@ from ..errors import DomainError, ForbiddenError, ValidationFailed, pydantic_err
 from ..extensions import db
 from ..i18n import t
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope, system_scope
+from ..tenants.scoping import current_scope, member_of, system_scope
 from ..tenants.services import get_scoped
 from . import access, funders, receipts, reports, spending
 from .api import public_commune
@@ -52,7 +52,7 @@ def index():
     scope = current_scope()
     if scope.can(access.READ):
         communes = [u for u in db.session.execute(select(AdminUnit).where(
-            AdminUnit.is_commune.is_(True), AdminUnit.id.in_(scope.units_with(access.READ)))
+            AdminUnit.is_commune.is_(True), member_of(AdminUnit.id, scope.units_with(access.READ)))
             .order_by(AdminUnit.name)).scalars()]
         if len(communes) == 1:
             return redirect(url_for("funding.commune_page", unit_id=communes[0].id))

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..streams.models import Camera, CameraUptimeDay, FaultTicket
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope
+from ..tenants.scoping import current_scope, member_of
 from .models import Incident
 from .services import VN_TZ, list_categories, local
 
@@ -41,7 +41,7 @@ def communes_for(perms: tuple[str, ...], below: AdminUnit | None = None) -> list
     stmt = select(AdminUnit).where(AdminUnit.is_commune.is_(True)).order_by(AdminUnit.name)
     if not scope.system:
         ids = set.intersection(*[set(scope.units_with(p)) for p in perms])
-        stmt = stmt.where(AdminUnit.id.in_(ids))
+        stmt = stmt.where(member_of(AdminUnit.id, ids))
     if below is not None:
         stmt = stmt.where(AdminUnit.path.startswith(below.path, autoescape=True))
     return list(db.session.execute(stmt).scalars())
@@ -52,7 +52,7 @@ def camera_points(commune_ids) -> list[dict]:
         select(Camera.id, Camera.code, Camera.name, Camera.commune_id, Camera.latitude, Camera.longitude,
                Camera.status, Camera.road, Village.name)
         .outerjoin(Village, Camera.village_id == Village.id)
-        .where(Camera.commune_id.in_(list(commune_ids)), Camera.status != "decommissioned")
+        .where(member_of(Camera.commune_id, commune_ids), Camera.status != "decommissioned")
         .order_by(Camera.commune_id, Camera.code)).all()
     return [{"id": r[0], "code": r[1], "name": r[2], "commune_id": r[3], "lat": r[4], "lon": r[5],
              "status": r[6], "road": r[7], "village": r[8]} for r in rows]
@@ -61,7 +61,7 @@ def camera_points(commune_ids) -> list[dict]:
 def camera_counts(commune_ids) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for cid, status, n in db.session.execute(
-            select(Camera.commune_id, Camera.status, func.count()).where(Camera.commune_id.in_(list(commune_ids)))
+            select(Camera.commune_id, Camera.status, func.count()).where(member_of(Camera.commune_id, commune_ids))
             .group_by(Camera.commune_id, Camera.status)):
         out[cid][status] = n
     return out
@@ -69,7 +69,7 @@ def camera_counts(commune_ids) -> dict[int, dict[str, int]]:
 
 def open_faults(commune_ids) -> dict[int, int]:
     return dict(db.session.execute(
-        select(FaultTicket.commune_id, func.count()).where(FaultTicket.commune_id.in_(list(commune_ids)),
+        select(FaultTicket.commune_id, func.count()).where(member_of(FaultTicket.commune_id, commune_ids),
                                                           FaultTicket.status == "open")
         .group_by(FaultTicket.commune_id)).all())
 
@@ -78,7 +78,7 @@ def incident_rows(commune_ids, months: list[str]):
     """(commune_id, category_id, month, clarified) for incidents in the window."""
     rows = db.session.execute(
         select(Incident.commune_id, Incident.category_id, Incident.occurred_at, Incident.clarified_by_camera)
-        .where(Incident.commune_id.in_(list(commune_ids)), Incident.occurred_at >= _since(months))).all()
+        .where(member_of(Incident.commune_id, commune_ids), Incident.occurred_at >= _since(months))).all()
     return [(c, cat, local(at).strftime("%Y-%m"), bool(cl)) for c, cat, at, cl in rows]
 
 
@@ -86,7 +86,7 @@ def uptime_trend(commune_ids, days: int = 30) -> list[tuple[str, float | None]]:
     start = datetime.now(VN_TZ).date() - timedelta(days=days - 1)
     got = {d: (ok, checks) for d, ok, checks in db.session.execute(
         select(CameraUptimeDay.day, func.sum(CameraUptimeDay.ok), func.sum(CameraUptimeDay.checks))
-        .where(CameraUptimeDay.commune_id.in_(list(commune_ids)), CameraUptimeDay.day >= start)
+        .where(member_of(CameraUptimeDay.commune_id, commune_ids), CameraUptimeDay.day >= start)
         .group_by(CameraUptimeDay.day)).all()}
     out = []
     for i in range(days):

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..streams.models import Camera, Clip, Snapshot
 from ..tenants import audit
 from ..tenants.models import AdminUnit, CommuneSettings, Village
-from ..tenants.scoping import current_scope, system_scope
+from ..tenants.scoping import current_scope, member_of, system_scope
 from ..tenants.services import get_scoped
 from .models import (CLOSED_STATUSES, DEFAULT_CATEGORIES, Incident, IncidentCamera, IncidentCategory,
                      IncidentEvidence)
@@ -218,7 +218,7 @@ def search_incidents(query, perm: str = "incidents.read") -> list[Incident]:
     scope = current_scope()
     stmt = select(Incident).order_by(Incident.occurred_at.desc(), Incident.id.desc())
     if not scope.system:
-        stmt = stmt.where(Incident.commune_id.in_(scope.units_with(perm)))
+        stmt = stmt.where(member_of(Incident.commune_id, scope.units_with(perm)))
     if query.commune_id is not None:
         stmt = stmt.where(Incident.commune_id == query.commune_id)
     if query.date_from is not None:

@@ -9,7 +9,7 @@ from ..errors import ConflictError
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import AdminUnit
-from ..tenants.scoping import current_scope
+from ..tenants.scoping import current_scope, member_of
 from ..tenants.services import get_scoped
 from .media import consent_gate, deliver, view_snapshot
 from .models import Camera, CameraUptimeDay, FaultTicket
@@ -29,7 +29,7 @@ def list_tickets(status: str | None = "open", unit_id: int | None = None, limit:
     scope = current_scope()
     stmt = select(FaultTicket).order_by(FaultTicket.opened_at.desc(), FaultTicket.id.desc()).limit(limit)
     if not scope.system:
-        stmt = stmt.where(FaultTicket.commune_id.in_(scope.units_with("faults.read")))
+        stmt = stmt.where(member_of(FaultTicket.commune_id, scope.units_with("faults.read")))
     if status and status != "all":
         stmt = stmt.where(FaultTicket.status == status)
     if unit_id is not None:

@@ -18,7 +18,7 @@ from ..errors import ConflictError, DomainError, ForbiddenError, ValidationFaile
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import AdminUnit
-from ..tenants.scoping import current_scope
+from ..tenants.scoping import current_scope, member_of
 from ..tenants.services import get_scoped
 from ..storage import StorageError
 from .models import Camera, Clip, Snapshot
@@ -99,7 +99,7 @@ def latest_snapshots(unit_id: int | None = None) -> list[tuple[Camera, Snapshot 
     scope = current_scope()
     stmt = select(Camera).where(Camera.status != "decommissioned").order_by(Camera.commune_id, Camera.code)
     if not scope.system:
-        stmt = stmt.where(Camera.commune_id.in_(scope.units_with("media.view")))
+        stmt = stmt.where(member_of(Camera.commune_id, scope.units_with("media.view")))
     if unit_id is not None:
         unit = get_scoped(AdminUnit, unit_id, "media.view")
         stmt = stmt.where(Camera.commune_id.in_(

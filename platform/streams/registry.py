@@ -18,7 +18,7 @@ from ..errors import ConflictError, NotFoundError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope
+from ..tenants.scoping import current_scope, member_of
 from ..tenants.services import get_scoped
 from . import crypto, urls
 from .models import Camera, CameraConsent
@@ -114,7 +114,7 @@ def list_cameras(unit_id: int | None = None, status: str | None = None, q: str |
     scope = current_scope()
     stmt = select(Camera).order_by(Camera.commune_id, Camera.code)
     if not scope.system:
-        stmt = stmt.where(Camera.commune_id.in_(scope.units_with(perm)))
+        stmt = stmt.where(member_of(Camera.commune_id, scope.units_with(perm)))
     if unit_id is not None:
         unit = get_scoped(AdminUnit, unit_id, perm)
         below = select(AdminUnit.id).where(AdminUnit.path.startswith(unit.path, autoescape=True))

@@ -11,7 +11,7 @@ from . import services
 from .models import AdminUnit, AuditEvent, User
 from .roles import roles_of
 from .schemas import AuditQuery, GrantIn, TokenIn, UnitIn, UserIn, VillageIn
-from .scoping import current_scope
+from .scoping import current_scope, member_of
 
 bp = ApiBlueprint("tenants_api", __name__, tag="tenants")
 
@@ -118,7 +118,7 @@ def _token_json(t) -> dict:
               perm="audit.read", query=AuditQuery)
 def list_audit(query: AuditQuery):
     stmt = (select(AuditEvent)
-            .where(AuditEvent.unit_id.in_(current_scope().units_with("audit.read")))
+            .where(member_of(AuditEvent.unit_id, current_scope().units_with("audit.read")))
             .order_by(AuditEvent.id.desc()).limit(query.limit))
     if query.unit_id is not None:
         stmt = stmt.where(AuditEvent.unit_id == query.unit_id)

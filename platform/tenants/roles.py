@@ -1,7 +1,11 @@
 """Roles, the permissions each carries, and the scope a user's grants give them."""
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+from types import MappingProxyType
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from .scoping import Scope, system_scope
@@ -55,27 +59,34 @@ def scope_for_user(user) -> Scope:
     """The units a user sees and what they may do in each: the union of their grants' subtrees."""
     from .models import AdminUnit, RoleGrant
 
+    newest = aliased(AdminUnit)
     with system_scope():
-        grants = db.session.execute(
-            select(RoleGrant.role, AdminUnit.path).join(AdminUnit, RoleGrant.unit_id == AdminUnit.id)
+        rows = db.session.execute(
+            select(RoleGrant.role, AdminUnit.path, select(func.max(newest.id)).scalar_subquery())
+            .join(AdminUnit, RoleGrant.unit_id == AdminUnit.id)
             .where(RoleGrant.user_id == user.id)
         ).all()
-        perms: dict[int, set[str]] = {}
-        for role, path in grants:
-            rows = db.session.execute(
-                select(AdminUnit.id).where(AdminUnit.path.startswith(path, autoescape=True))
-            ).scalars()
-            for uid in rows:
-                perms.setdefault(uid, set()).update(ROLE_PERMISSIONS.get(role, ()))
-        if not grants:
-            perms = {}
-        # Everyone sees their own home unit (name on the page), nothing more without a grant.
-        perms.setdefault(user.unit_id, set())
-    return Scope(
-        user_id=user.id,
-        unit_ids=frozenset(perms),
-        perms={k: frozenset(v) for k, v in perms.items()},
-    )
+        grants = tuple(sorted((role, path) for role, path, _ in rows))
+        unit_ids, perms = _expand(grants, user.unit_id, rows[0][2] if rows else None)
+    return Scope(user_id=user.id, unit_ids=unit_ids, perms=perms)
+
+
+@functools.lru_cache(maxsize=1024)
+def _expand(grants: tuple, home_unit: int | None, newest_unit: int | None) -> tuple[frozenset, MappingProxyType]:
+    """Grants pushed down their subtrees, computed once per set of grants. Units are only ever
+    added (never moved or deleted), so the newest unit id marks every change of a subtree."""
+    from .models import AdminUnit
+
+    perms: dict[int, set[str]] = {}
+    for role, path in grants:
+        rows = db.session.execute(
+            select(AdminUnit.id).where(AdminUnit.path.startswith(path, autoescape=True))
+        ).scalars()
+        for uid in rows:
+            perms.setdefault(uid, set()).update(ROLE_PERMISSIONS.get(role, ()))
+    # Everyone sees their own home unit (name on the page), nothing more without a grant.
+    perms.setdefault(home_unit, set())
+    return frozenset(perms), MappingProxyType({k: frozenset(v) for k, v in perms.items()})
 
 
 def roles_of(user) -> list[str]:

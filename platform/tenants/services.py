@@ -13,7 +13,7 @@ from . import audit, throttle
 from .models import AdminUnit, ApiToken, RoleGrant, User, Village
 from .passwords import hash_password, verify_password
 from .roles import ROLE_PERMISSIONS
-from .scoping import current_scope, system_scope
+from .scoping import current_scope, member_of, system_scope
 
 
 def get_scoped(model, object_id, perm: str | None = None):
@@ -66,7 +66,7 @@ def list_units(parent_id: int | None = None) -> list[AdminUnit]:
     stmt = select(AdminUnit).order_by(AdminUnit.path)
     scope = current_scope()
     if not scope.system:
-        stmt = stmt.where(AdminUnit.id.in_(scope.units_with("units.read")))
+        stmt = stmt.where(member_of(AdminUnit.id, scope.units_with("units.read")))
     if parent_id is not None:
         stmt = stmt.where(AdminUnit.parent_id == parent_id)
     return list(db.session.execute(stmt).scalars())
@@ -162,7 +162,7 @@ def list_users(unit_id: int | None = None) -> list[User]:
     stmt = select(User).order_by(User.username)
     scope = current_scope()
     if not scope.system:
-        stmt = stmt.where(User.unit_id.in_(scope.units_with("users.read")))
+        stmt = stmt.where(member_of(User.unit_id, scope.units_with("users.read")))
     if unit_id is not None:
         stmt = stmt.where(User.unit_id == unit_id)
     return list(db.session.execute(stmt).scalars())

@@ -15,7 +15,7 @@ from . import services
 from .models import AdminUnit, AuditEvent, User
 from .roles import ROLE_LABELS, ROLES, roles_of
 from .schemas import GrantIn, TokenIn, UnitIn, UserIn, VillageIn
-from .scoping import current_scope
+from .scoping import current_scope, member_of
 
 bp = Blueprint("tenants", __name__)
 
@@ -157,7 +157,7 @@ def audit_log():
     if not scope.can("audit.read"):
         raise ForbiddenError()
     rows = db.session.execute(
-        select(AuditEvent).where(AuditEvent.unit_id.in_(scope.units_with("audit.read")))
+        select(AuditEvent).where(member_of(AuditEvent.unit_id, scope.units_with("audit.read")))
         .order_by(AuditEvent.id.desc()).limit(200)
     ).scalars().all()
     names = {u.id: u.name for u in services.list_units()}
