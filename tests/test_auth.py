@@ -107,6 +107,30 @@ def test_cannot_revoke_someone_elses_token(app, world, client_for):
     assert other.delete(f"/api/v1/tokens/{token_id}").status_code == 404
 
 
+def test_a_token_stops_working_when_it_expires_or_its_user_is_deactivated(any_app, world, client_for):
+    """Both checks now run inside the one look-up query: on SQLite and on PostgreSQL."""
+    from datetime import datetime, timedelta, timezone
+
+    from camnet.tenants.models import ApiToken, User
+
+    client = client_for("police_dist")
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    first = client.post("/api/v1/tokens", json={"name": "hết hạn", "expires_at": later}).get_json()
+    second = client.post("/api/v1/tokens", json={"name": "người nghỉ"}).get_json()
+    anon = any_app.test_client()
+    for made in (first, second):
+        assert anon.get("/api/v1/me", headers={"Authorization": f"Bearer {made['token']}"}).status_code == 200
+    with system_scope():
+        db.session.get(ApiToken, first["id"]).expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        db.session.commit()
+    assert anon.get("/api/v1/me", headers={"Authorization": f"Bearer {first['token']}"}).status_code == 401
+    assert anon.get("/api/v1/me", headers={"Authorization": f"Bearer {second['token']}"}).status_code == 200
+    with system_scope():
+        db.session.execute(select(User).where(User.username == "police_dist")).scalar_one().active = False
+        db.session.commit()
+    assert anon.get("/api/v1/me", headers={"Authorization": f"Bearer {second['token']}"}).status_code == 401
+
+
 def test_token_expiry_in_the_past_is_rejected_naming_the_field(app, world, client_for):
     resp = client_for("operator_a").post("/api/v1/tokens", json={"name": "x", "expires_at": "2020-01-01T00:00:00Z"})
     assert resp.status_code == 422 and resp.get_json()["field"] == "expires_at"

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from flask import current_app, redirect, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from ..errors import ConflictError, DomainError, ForbiddenError, ValidationFailed
 from ..extensions import db
@@ -116,14 +117,15 @@ def latest_snapshots(unit_id: int | None = None) -> list[tuple[Camera, Snapshot 
 
 def history(camera_id: int, before=None, after=None, limit: int = 50) -> tuple[Camera, list[Snapshot]]:
     """A camera's snapshots by time, newest first, paged by ``before`` (index camera_id, taken_at)."""
-    camera = get_scoped(Camera, camera_id, "media.view")
-    stmt = select(Snapshot).where(Snapshot.camera_id == camera.id)
+    camera = get_scoped(Camera, camera_id, "media.view", options=(lazyload(Camera.consents),))
+    # plain rows, not tracked objects: a page of metadata is read, never changed
+    stmt = select(*Snapshot.__table__.c).where(Snapshot.camera_id == camera.id)
     if before is not None:
         stmt = stmt.where(Snapshot.taken_at < before)
     if after is not None:
         stmt = stmt.where(Snapshot.taken_at > after)
     rows = db.session.execute(stmt.order_by(Snapshot.taken_at.desc(), Snapshot.id.desc()).limit(limit))
-    return camera, list(rows.scalars())
+    return camera, list(rows)
 
 
 def view_snapshot(snapshot_id: int, reason: str | None, perm: str = "media.view", via: str | None = None):

@@ -117,8 +117,11 @@ def list_cameras(unit_id: int | None = None, status: str | None = None, q: str |
         stmt = stmt.where(member_of(Camera.commune_id, scope.units_with(perm)))
     if unit_id is not None:
         unit = get_scoped(AdminUnit, unit_id, perm)
-        below = select(AdminUnit.id).where(AdminUnit.path.startswith(unit.path, autoescape=True))
-        stmt = stmt.where(Camera.commune_id.in_(below))
+        if unit.is_commune:  # the usual case: one commune's cameras, straight off (commune_id, code)
+            stmt = stmt.where(Camera.commune_id == unit.id)
+        else:
+            below = select(AdminUnit.id).where(AdminUnit.path.startswith(unit.path, autoescape=True))
+            stmt = stmt.where(Camera.commune_id.in_(below))
     if status:
         stmt = stmt.where(Camera.status == status)
     if q:

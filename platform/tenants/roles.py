@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import functools
-from types import MappingProxyType
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from .scoping import Scope, system_scope
+from .scoping import Perms, Scope, system_scope
 
 # Permissions are verbs on kinds of data. A grant at a node carries them to every unit below.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -59,7 +58,7 @@ def scope_for_user(user) -> Scope:
     """The units a user sees and what they may do in each: the union of their grants' subtrees."""
     from .models import AdminUnit, RoleGrant
 
-    newest = aliased(AdminUnit)
+    newest = _newest_unit()
     with system_scope():
         rows = db.session.execute(
             select(RoleGrant.role, AdminUnit.path, select(func.max(newest.id)).scalar_subquery())
@@ -71,8 +70,17 @@ def scope_for_user(user) -> Scope:
     return Scope(user_id=user.id, unit_ids=unit_ids, perms=perms)
 
 
+@functools.cache
+def _newest_unit():
+    """An alias of admin_units for the newest-unit subquery, built once (a fresh alias per request
+    made SQLAlchemy build its columns and cache key again every time)."""
+    from .models import AdminUnit
+
+    return aliased(AdminUnit)
+
+
 @functools.lru_cache(maxsize=1024)
-def _expand(grants: tuple, home_unit: int | None, newest_unit: int | None) -> tuple[frozenset, MappingProxyType]:
+def _expand(grants: tuple, home_unit: int | None, newest_unit: int | None) -> tuple[frozenset, Perms]:
     """Grants pushed down their subtrees, computed once per set of grants. Units are only ever
     added (never moved or deleted), so the newest unit id marks every change of a subtree."""
     from .models import AdminUnit
@@ -86,7 +94,7 @@ def _expand(grants: tuple, home_unit: int | None, newest_unit: int | None) -> tu
             perms.setdefault(uid, set()).update(ROLE_PERMISSIONS.get(role, ()))
     # Everyone sees their own home unit (name on the page), nothing more without a grant.
     perms.setdefault(home_unit, set())
-    return frozenset(perms), MappingProxyType({k: frozenset(v) for k, v in perms.items()})
+    return frozenset(perms), Perms({k: frozenset(v) for k, v in perms.items()})
 
 
 def roles_of(user) -> list[str]:

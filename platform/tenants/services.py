@@ -5,7 +5,8 @@ import hashlib
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import lazyload
 
 from ..errors import ConflictError, ForbiddenError, NotFoundError, TooManyRequests, ValidationFailed
 from ..extensions import db
@@ -16,9 +17,9 @@ from .roles import ROLE_PERMISSIONS
 from .scoping import current_scope, member_of, system_scope
 
 
-def get_scoped(model, object_id, perm: str | None = None):
+def get_scoped(model, object_id, perm: str | None = None, options: tuple = ()):
     """Load one row through the scope; outside it (or without ``perm`` there) it does not exist."""
-    row = db.session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
+    row = db.session.execute(select(model).where(model.id == object_id).options(*options)).scalar_one_or_none()
     if row is None:
         raise NotFoundError()
     if perm is not None and not current_scope().can(perm, row.scope_value()):
@@ -212,20 +213,17 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
 
 
 def user_for_token(secret: str) -> User | None:
+    """The active user behind a live (unrevoked, unexpired) token, in one round trip."""
     if not secret.startswith("cn_"):
         return None
     now = datetime.now(timezone.utc)
     with system_scope():
-        token = db.session.execute(
-            select(ApiToken).where(ApiToken.token_hash == _token_hash(secret))
+        return db.session.execute(
+            select(User).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == _token_hash(secret), ApiToken.revoked_at.is_(None),
+                   or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), User.active.is_(True))
+            .options(lazyload(User.grants))  # the scope reads grants itself; most requests never need them
         ).scalar_one_or_none()
-        if token is None or token.revoked_at is not None:
-            return None
-        expires = token.expires_at
-        if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)) <= now:
-            return None
-        user = db.session.get(User, token.user_id)
-        return user if user and user.active else None
 
 
 # ---- sign-in -----------------------------------------------------------------------------
