@@ -110,6 +110,11 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "DEFAULT_LANG": env_str("CAMNET_LANG", "vi", env),
         # Map tiles (e.g. a tile server inside the district network); empty: no tiles, cameras on a plain map.
         "MAP_TILE_URL": env_str("MAP_TILE_URL", "", env),
+        # Above this many cameras the overview map shows one marker per commune.
+        "MAP_POINT_LIMIT": env_int("MAP_POINT_LIMIT", 2000, env),
+        # The oversight API's figures may be this many seconds old (0: computed on every request);
+        # a stale answer is served for as long again while one request recomputes it.
+        "OVERVIEW_CACHE_SECONDS": env_int("OVERVIEW_CACHE_SECONDS", 30, env),
         # The capture worker's own /metrics port (0: off); the Helm chart sets 9108.
         "WORKER_METRICS_PORT": env_int("WORKER_METRICS_PORT", 0, env),
         "SESSION_COOKIE_HTTPONLY": True,

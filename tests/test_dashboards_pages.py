@@ -3,6 +3,7 @@ funding, the sponsor portal; each in both languages, each refusing the roles it 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from camnet.extensions import db
 from camnet.streams.models import Camera, FaultTicket
@@ -145,3 +146,49 @@ def test_operator_logs_an_incident_through_the_form(app, world, client_for):
     client.post(resp.headers["Location"], data={"action": "evidence", "item": f"clip:{clip.id}"})
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Chứng cứ (1)" in page and "incident.evidence.add" in page
+
+
+def test_the_cached_oversight_answer_never_crosses_scopes(any_app, world, client_for):
+    """Figures are cached per set of communes shown: another district's police asking right
+    after get their own communes, and the first caller gets the cached answer again."""
+    dist = client_for("police_dist")
+    first = dist.get("/api/v1/oversight").get_json()
+    assert {c["name"] for c in first["communes"]} == {"Xã Đông Anh Thử", f"Xã {FOREIGN} B"}
+    other = client_for("police_prov2").get("/api/v1/oversight")
+    body = other.get_data(as_text=True)
+    assert other.status_code == 200 and "Xã Đông Anh Thử" not in body and f"Xã {FOREIGN} B" not in body
+    again = dist.get("/api/v1/oversight").get_json()
+    assert again["generated_at"] == first["generated_at"] and again["communes"] == first["communes"]
+    below = dist.get(f"/api/v1/oversight?unit_id={world.id('b')}").get_json()
+    assert [c["name"] for c in below["communes"]] == [f"Xã {FOREIGN} B"]
+    mine = client_for("chairman_a").get("/api/v1/oversight").get_json()  # a chairman: their commune only
+    assert [c["name"] for c in mine["communes"]] == ["Xã Đông Anh Thử"]
+    assert client_for("sponsor_a").get("/api/v1/oversight").status_code == 403
+
+
+def test_a_big_map_shows_one_marker_per_commune(make_app):
+    """Above MAP_POINT_LIMIT cameras the overview sends per-commune clusters, not every camera."""
+    from .world import build_world
+
+    app = make_app("sqlite", {"MAP_POINT_LIMIT": 1, "OVERVIEW_CACHE_SECONDS": 0})
+    with app.app_context():
+        world = build_world(app)
+        with system_scope():
+            cams = db.session.execute(select(Camera).where(Camera.status != "decommissioned")).scalars().all()
+            expected = {}
+            for c in cams:
+                expected.setdefault(c.commune_id, []).append(c)
+        client = app.test_client()
+        assert client.post("/login", data={"username": "police_dist", "password": world.password}).status_code == 302
+        api = client.get("/api/v1/oversight").get_json()
+        assert api["cameras"] == [] and api["clusters"]
+        seen = {world.id("a"), world.id("b")}
+        assert {c["commune_id"] for c in api["clusters"]} == {k for k in expected if k in seen}
+        for cluster in api["clusters"]:
+            mine = expected[cluster["commune_id"]]
+            assert cluster["cameras"] == len(mine) == sum(cluster["by_status"].values())
+            located = [c for c in mine if c.latitude is not None]
+            if located:
+                assert abs(cluster["lat"] - sum(c.latitude for c in located) / len(located)) < 1e-5
+        page = client.get("/oversight").get_data(as_text=True)
+        assert '"clusters": [{' in page and '"points": []' in page

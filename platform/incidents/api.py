@@ -1,12 +1,17 @@
 """Incidents JSON API: categories, incidents, evidence, exports, verification and dashboard data."""
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+
 from flask import Response, jsonify, request
 from flask_login import current_user
 
+from ..aggregates import aggregate_cache
 from ..apispec import ApiBlueprint
 from ..errors import ValidationFailed
 from ..tenants.models import AdminUnit
+from ..tenants.scoping import current_scope
 from ..tenants.services import get_scoped
 from . import dashboards, evidence, services
 from .schemas import (CategoryIn, CategoryUpdate, EvidenceIn, IncidentIn, IncidentQuery, IncidentUpdate,
@@ -120,8 +125,19 @@ def verify_archive():
               perm="incidents.read", query=OversightQuery)
 def oversight(query: OversightQuery):
     below = get_scoped(AdminUnit, query.unit_id, "incidents.read") if query.unit_id else None
+    scope = current_scope()
+    # The figures depend on nothing but the communes shown, so callers who see the same
+    # communes share one answer; nobody is served one computed over units they cannot see.
+    visible = "all" if scope.system else scope.units_with("cameras.read") & scope.units_with("incidents.read")
+    body = aggregate_cache().get(("oversight", visible, below.id if below else None),
+                                 lambda: json.dumps(_oversight_json(below), ensure_ascii=False).encode())
+    return Response(body, mimetype="application/json")
+
+
+def _oversight_json(below) -> dict:
     data = dashboards.oversight(below)
-    return jsonify({
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "months": data["months"],
         "communes": [{"id": r["commune"].id, "name": r["commune"].name, "installed": r["installed"],
                       "active": r["active"], "down": r["down"], "online_share": r["online_share"],
@@ -131,8 +147,9 @@ def oversight(query: OversightQuery):
                                       for k, v in data["by_commune_cat"].get(r["commune"].id, {}).items()}}
                      for r in data["communes"]],
         "cameras": data["points"],
+        "clusters": data["clusters"],
         "total_incidents": data["total_incidents"], "total_clarified": data["total_clarified"],
-    })
+    }
 
 
 @bp.operation("/communes/<int:unit_id>/coverage", summary="Độ phủ camera của xã / A commune's coverage",

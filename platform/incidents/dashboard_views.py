@@ -29,10 +29,12 @@ def _require_all(*perms: str) -> None:
         require(perm)
 
 
-def map_json(points, communes: dict[int, str]) -> Markup:
-    """The data the map script reads: points, commune names, tile URL and colours."""
+def map_json(points, communes: dict[int, str], clusters=()) -> Markup:
+    """The data the map script reads: points (or, for a big area, one cluster per commune),
+    commune names, tile URL and colours."""
     data = {
         "points": [{**p, "drill": url_for("incidents.oversight_camera", camera_id=p["id"])} for p in points],
+        "clusters": [{**c, "drill": url_for("incidents.oversight_commune", unit_id=c["commune_id"])} for c in clusters],
         "communes": {str(k): v for k, v in communes.items()},
         "tiles": current_app.config.get("MAP_TILE_URL") or "",
         "colours": STATUS_COLOURS,
@@ -75,7 +77,7 @@ def oversight():
                                 t("Vụ việc theo tháng, theo loại", "Incidents per month by category"))
     uptime = charts.line([d for d, _ in data["uptime"]], [v for _, v in data["uptime"]],
                          t("Tỉ lệ camera hoạt động 30 ngày", "Camera uptime, 30 days"))
-    return render_template("incidents/oversight.html", d=data, names=names, map_data=map_json(data["points"], names),
+    return render_template("incidents/oversight.html", d=data, names=names, map_data=map_json(data["points"], names, data["clusters"]),
                            chart=chart, uptime=uptime, search=search, args=args, below=below,
                            categories=services.list_categories(), month_labels=_month_labels(data["months"]))
 

@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 
 from ..extensions import db
 from ..streams.models import Camera, CameraUptimeDay, FaultTicket
@@ -14,6 +14,7 @@ from ..tenants.scoping import current_scope, member_of
 from .models import Incident
 from .services import VN_TZ, list_categories, local
 
+VN_ZONE_NAME = "Asia/Ho_Chi_Minh"  # UTC+7 all year, as VN_TZ
 WORKING = ("active",)
 DOWN = ("offline", "faulty")
 COUNTED = ("active", "offline", "faulty")  # installed cameras (not planned, not retired)
@@ -58,6 +59,35 @@ def camera_points(commune_ids) -> list[dict]:
              "status": r[6], "road": r[7], "village": r[8]} for r in rows]
 
 
+def map_point_limit() -> int:
+    """Above this many cameras the overview map shows one marker per commune, not per camera."""
+    return int(current_app.config.get("MAP_POINT_LIMIT", 2000))
+
+
+def camera_clusters(commune_ids) -> list[dict]:
+    """One map marker per commune: where its cameras are on average, and how many in each state."""
+    out: dict[int, dict] = {}
+    for cid, status, n, located, lat, lon in db.session.execute(
+            select(Camera.commune_id, Camera.status, func.count(), func.count(Camera.latitude),
+                   func.sum(Camera.latitude), func.sum(Camera.longitude))
+            .where(member_of(Camera.commune_id, commune_ids), Camera.status != "decommissioned")
+            .group_by(Camera.commune_id, Camera.status)):
+        c = out.setdefault(cid, {"commune_id": cid, "cameras": 0, "by_status": {}, "_n": 0, "_lat": 0.0, "_lon": 0.0})
+        c["cameras"] += n
+        c["by_status"][status] = n
+        if located:
+            c["_n"] += located
+            c["_lat"] += float(lat)
+            c["_lon"] += float(lon)
+    clusters = []
+    for c in out.values():
+        n = c.pop("_n")
+        lat, lon = c.pop("_lat"), c.pop("_lon")
+        c["lat"], c["lon"] = (round(lat / n, 6), round(lon / n, 6)) if n else (None, None)
+        clusters.append(c)
+    return sorted(clusters, key=lambda c: c["commune_id"])
+
+
 def camera_counts(commune_ids) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for cid, status, n in db.session.execute(
@@ -74,12 +104,20 @@ def open_faults(commune_ids) -> dict[int, int]:
         .group_by(FaultTicket.commune_id)).all())
 
 
-def incident_rows(commune_ids, months: list[str]):
-    """(commune_id, category_id, month, clarified) for incidents in the window."""
+def incident_tally(commune_ids, months: list[str]) -> list[tuple[int, int, str, int, int]]:
+    """(commune_id, category_id, month 'YYYY-MM' in Vietnam time, incidents, clarified by camera)
+    for the incidents in the window, counted by the database: a province has hundreds of
+    thousands, and bringing each one into Python cost more than everything else on the page."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        month = func.to_char(Incident.occurred_at.op("AT TIME ZONE")(literal(VN_ZONE_NAME)), "YYYY-MM")
+    else:  # SQLite holds naive UTC; Vietnam keeps UTC+7 all year
+        month = func.strftime("%Y-%m", Incident.occurred_at, "+7 hours")
+    clarified = func.sum(case((Incident.clarified_by_camera.is_(True), 1), else_=0))
     rows = db.session.execute(
-        select(Incident.commune_id, Incident.category_id, Incident.occurred_at, Incident.clarified_by_camera)
-        .where(member_of(Incident.commune_id, commune_ids), Incident.occurred_at >= _since(months))).all()
-    return [(c, cat, local(at).strftime("%Y-%m"), bool(cl)) for c, cat, at, cl in rows]
+        select(Incident.commune_id, Incident.category_id, month, func.count(), clarified)
+        .where(member_of(Incident.commune_id, commune_ids), Incident.occurred_at >= _since(months))
+        .group_by(Incident.commune_id, Incident.category_id, month)).all()
+    return [(c, cat, m, int(n), int(cl or 0)) for c, cat, m, n, cl in rows]
 
 
 def uptime_trend(commune_ids, days: int = 30) -> list[tuple[str, float | None]]:
@@ -103,16 +141,20 @@ def oversight(below: AdminUnit | None = None) -> dict:
     months = months_back(12)
     cats = {c.id: c for c in list_categories()}
     counts, faults = camera_counts(ids), open_faults(ids)
-    inc = incident_rows(ids, months)
+    inc = incident_tally(ids, months)
     month_index = {m: i for i, m in enumerate(months)}
-    # one pass over the incidents (a province has hundreds of thousands), not one per commune
     tally: dict[int, dict] = defaultdict(lambda: {"n": 0, "clarified": 0, "by_month": [0] * len(months)})
-    for commune_id, _cat, month, clarified in inc:
+    by_cat_month = {cid: [0] * len(months) for cid in cats}
+    by_commune_cat: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for commune_id, cat_id, month, n, clarified in inc:
         t = tally[commune_id]
-        t["n"] += 1
-        t["clarified"] += 1 if clarified else 0
+        t["n"] += n
+        t["clarified"] += clarified
         if month in month_index:
-            t["by_month"][month_index[month]] += 1
+            t["by_month"][month_index[month]] += n
+            if cat_id in by_cat_month:
+                by_cat_month[cat_id][month_index[month]] += n
+        by_commune_cat[commune_id][cat_id] += n
     per_commune = []
     for c in communes:
         st = counts.get(c.id, {})
@@ -125,32 +167,29 @@ def oversight(below: AdminUnit | None = None) -> dict:
             "open_faults": faults.get(c.id, 0), "incidents": mine["n"],
             "clarified": mine["clarified"], "by_month": mine["by_month"],
         })
-    by_cat_month = {cid: [0] * len(months) for cid in cats}
-    by_commune_cat: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for commune_id, cat_id, month, _ in inc:
-        if cat_id in by_cat_month and month in month_index:
-            by_cat_month[cat_id][month_index[month]] += 1
-        by_commune_cat[commune_id][cat_id] += 1
-    total = len(inc)
+    on_map = sum(n for st in counts.values() for status, n in st.items() if status != "decommissioned")
+    clustered = on_map > map_point_limit()
     return {
         "communes": per_commune, "months": months, "categories": cats,
         "series": [(cats[cid], vals) for cid, vals in by_cat_month.items() if any(vals)],
-        "by_commune_cat": by_commune_cat, "points": camera_points(ids),
-        "total_incidents": total, "total_clarified": sum(1 for r in inc if r[3]),
+        "by_commune_cat": by_commune_cat,
+        "points": [] if clustered else camera_points(ids),
+        "clusters": camera_clusters(ids) if clustered else [],
+        "total_incidents": sum(r[3] for r in inc), "total_clarified": sum(r[4] for r in inc),
         "uptime": uptime_trend(ids),
     }
 
 
 def commune_trend(commune_id: int) -> dict:
     months = months_back(12)
-    inc = incident_rows([commune_id], months)
+    inc = incident_tally([commune_id], months)
     cats = {c.id: c for c in list_categories()}
     series = []
     for cat_id, cat in cats.items():
-        vals = [sum(1 for r in inc if r[1] == cat_id and r[2] == m) for m in months]
+        vals = [sum(r[3] for r in inc if r[1] == cat_id and r[2] == m) for m in months]
         if any(vals):
             series.append((cat, vals))
-    return {"months": months, "series": series, "total": len(inc), "clarified": sum(1 for r in inc if r[3]),
+    return {"months": months, "series": series, "total": sum(r[3] for r in inc), "clarified": sum(r[4] for r in inc),
             "uptime": uptime_trend([commune_id])}
 
 
