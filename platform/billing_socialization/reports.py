@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 
+from ..errors import NotFoundError
 from ..extensions import db
 from ..streams.models import Camera, CameraUptimeDay
 from ..tenants.models import AdminUnit, Village
@@ -140,19 +141,23 @@ def _shares_by_village(commune_id: int, collected: dict[int, int]) -> list[dict]
     return sorted(out.values(), key=lambda v: v["village"])
 
 
-def sponsor_summary(sponsor_id: int) -> dict:
-    """Pledged, paid, allocations, funded cameras with status and 30-day uptime, and the chain head."""
+def sponsor_summary(sponsor: Sponsor | int) -> dict:
+    """Pledged, paid, allocations, funded cameras with status and 30-day uptime, and the chain head.
+    ``sponsor`` is a row already checked by the caller, or its id."""
     from .spending import sponsor_position
 
-    sponsor = db.session.execute(select(Sponsor).where(Sponsor.id == sponsor_id)).scalar_one()
-    unit = db.session.execute(select(AdminUnit).where(AdminUnit.id == sponsor.commune_id)).scalar_one()
+    if not isinstance(sponsor, Sponsor):
+        sponsor = db.session.execute(select(Sponsor).where(Sponsor.id == sponsor)).scalar_one()
+    unit = db.session.get(AdminUnit, sponsor.commune_id)
+    if unit is None:
+        raise NotFoundError()
     position = sponsor_position(sponsor)
     pledges = list(db.session.execute(select(Pledge).where(Pledge.sponsor_id == sponsor.id)
                                       .order_by(Pledge.id)).scalars())
     pledged = sum(p.paid if p.status == "cancelled" else p.amount for p in pledges)
     phases = {p.id: p for p in db.session.execute(
         select(FundingPhase).where(FundingPhase.commune_id == sponsor.commune_id)).scalars()}
-    allocations, camera_ids = [], []
+    allocations, camera_ids, phase_names = [], [], []
     cams_by_id = {}
     for alloc in db.session.execute(select(Allocation).where(Allocation.sponsor_id == sponsor.id)
                                     .order_by(Allocation.id)).scalars():
@@ -161,8 +166,8 @@ def sponsor_summary(sponsor_id: int) -> dict:
                             "camera_id": alloc.camera_id, "note": alloc.note})
         if alloc.camera_id:
             camera_ids.append(alloc.camera_id)
-    phase_names = [phases[a.phase_id].name for a in db.session.execute(
-        select(Allocation).where(Allocation.sponsor_id == sponsor.id, Allocation.phase_id.is_not(None))).scalars()]
+        if alloc.phase_id is not None:
+            phase_names.append(phases[alloc.phase_id].name)
     conds = ([Camera.id.in_(camera_ids)] if camera_ids else []) + (
         [Camera.phase.in_(phase_names)] if phase_names else [])
     cams = list(db.session.execute(select(Camera).where(Camera.commune_id == sponsor.commune_id, or_(*conds))
