@@ -173,6 +173,7 @@ def oversight(below: AdminUnit | None = None) -> dict:
         "communes": per_commune, "months": months, "categories": cats,
         "series": [(cats[cid], vals) for cid, vals in by_cat_month.items() if any(vals)],
         "by_commune_cat": by_commune_cat,
+        "cameras_total": on_map,
         "points": [] if clustered else camera_points(ids),
         "clusters": camera_clusters(ids) if clustered else [],
         "total_incidents": sum(r[3] for r in inc), "total_clarified": sum(r[4] for r in inc),

@@ -145,6 +145,33 @@ def test_district_map_shows_every_demo_commune(browser, server):
     context.close()
 
 
+def test_a_map_over_the_point_limit_shows_one_marker_per_commune(browser, server):
+    """At province size the overview map draws one marker per commune (the clusters), each
+    labelled, with a popup that links to the commune's own map."""
+    app = server["app"]
+    app.config["MAP_POINT_LIMIT"] = 1
+    try:
+        context, page = _signed_in(browser, server, "congan.huyen")
+        page.goto(server["url"] + "/oversight")
+        page.wait_for_selector("#camera-map[data-communes]")
+        clusters = page.locator("path.cam-cluster")
+        located = int(page.get_attribute("#camera-map", "data-markers"))
+        assert clusters.count() == located > 0 and page.locator("path.cam-marker").count() == 0
+        assert set(page.locator(".commune-label").all_inner_texts()) <= set(server["communes"])
+        assert int(page.locator(".stat b").nth(1).inner_text()) > 0  # the camera count is not the markers'
+        _shot(page, "oversight-district-clusters")
+        clusters.first.click(force=True)
+        link = page.locator(".leaflet-popup-content a")
+        link.wait_for()
+        link.click()
+        page.wait_for_url(lambda url: "/oversight/communes/" in url)
+        page.wait_for_selector("#camera-map[data-markers]")
+        assert page.locator("path.cam-marker").count() > 0  # a commune's own map shows its cameras
+        context.close()
+    finally:
+        app.config["MAP_POINT_LIMIT"] = 2000
+
+
 def test_operator_logs_an_incident_with_a_clip_and_exports_it(browser, server, tmp_path):
     from camnet.incidents.evidence import verify_archive
 
