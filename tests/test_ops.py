@@ -55,3 +55,39 @@ def test_request_id_is_echoed_and_logged_as_json(app, caplog):
         g.request_id = "abcdef123456"
         line = json.loads(JsonFormatter().format(record))
     assert line["path"] == "/healthz" and line["status"] == 200 and line["request_id"] == "abcdef123456"
+
+
+def test_metrics_count_the_last_hours_snapshots_per_commune(any_app, world):
+    """Two new snapshots of the last hour count, one of yesterday does not; on SQLite and PostgreSQL."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import func, select
+
+    from camnet.extensions import db
+    from camnet.streams.models import Camera, Snapshot
+    from camnet.tenants.scoping import system_scope
+
+    now = datetime.now(timezone.utc)
+
+    def gauge():
+        text = any_app.test_client().get("/metrics").get_data(as_text=True)
+        return {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line.startswith("camnet_snapshots_last_hour{")}
+
+    with system_scope():
+        recent = db.session.execute(select(func.count()).select_from(Snapshot).where(
+            Snapshot.commune_id == world.id("b"), Snapshot.taken_at >= now - timedelta(minutes=59))).scalar()
+    before = gauge()
+    assert before.get("B", 0.0) == recent
+    with system_scope():
+        cam = Camera(commune_id=world.id("b"), code="M1", name="Cổng trường", status="active")
+        db.session.add(cam)
+        db.session.flush()
+        for i, at in enumerate((now - timedelta(minutes=5), now - timedelta(minutes=50), now - timedelta(hours=25))):
+            db.session.add(Snapshot(camera_id=cam.id, commune_id=cam.commune_id, taken_at=at, slot=i,
+                                    object_key=f"{cam.commune_id}/{cam.id}/m{i}.jpg", size=1, sha256="0" * 64,
+                                    width=1, height=1, worker="test"))
+        db.session.commit()
+    after = gauge()
+    assert after["B"] == recent + 2
+    assert {k: v for k, v in after.items() if k != "B"} == {k: v for k, v in before.items() if k != "B"}
