@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..errors import DomainError, ForbiddenError, ValidationFailed, pydantic_errors
 from ..extensions import db
+from ..streams.models import Camera
 from ..i18n import t
 from ..tenants.models import AdminUnit, Village
 from ..tenants.scoping import current_scope, member_of, system_scope
@@ -19,7 +20,7 @@ from ..tenants.services import get_scoped
 from . import access, funders, receipts, reports, spending
 from .api import public_commune
 from .models import EXPENSE_KINDS, SPONSOR_KINDS, ShareCampaign
-from .schemas import ExpenseIn, PhaseIn, ReceiptIn, SponsorIn
+from .schemas import AllocationIn, CampaignIn, ExpenseIn, PhaseIn, PledgeIn, ReceiptIn, SponsorIn
 
 bp = Blueprint("funding", __name__)
 _MONEY = re.compile(r"^\d{1,3}([.\s]?\d{3})*$")
@@ -64,6 +65,40 @@ def index():
     raise ForbiddenError()
 
 
+def _own_sponsor(unit, sponsor_id):
+    """A sponsor of the commune whose page this is (named in the error otherwise)."""
+    from .models import Sponsor
+
+    sponsor = db.session.get(Sponsor, sponsor_id) if sponsor_id else None
+    if sponsor is None or sponsor.commune_id != unit.id:
+        raise ValidationFailed("sponsor_id: choose a sponsor of this commune", field="sponsor_id")
+    return sponsor
+
+
+def _households(unit, text: str) -> list[dict]:
+    """Households of a campaign typed one per line: ``household ref; head of household; village``.
+    Villages are given by name; an error names the line."""
+    villages = {v.name.strip().casefold(): v.id for v in db.session.execute(
+        select(Village).where(Village.commune_id == unit.id)).scalars()}
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(";")]
+        if len(parts) != 3 or not all(parts):
+            raise ValidationFailed(f"households line {number}: write 'household ref; head of household; village'",
+                                   field="households")
+        ref, head, village = parts
+        village_id = villages.get(village.casefold())
+        if village_id is None:
+            raise ValidationFailed(f"households line {number}: no village {village!r} in this commune",
+                                   field="households")
+        out.append({"household_ref": ref, "head_name": head, "village_id": village_id})
+    if not out:
+        raise ValidationFailed("households: list at least one household, one per line", field="households")
+    return out
+
+
 def _handle_post(unit):
     action = request.form.get("action")
     if action == "sponsor":
@@ -83,6 +118,25 @@ def _handle_post(unit):
         flash((t("Đã ghi phiếu thu ", "Receipt recorded: ") if created else
                t("Phiếu thu đã có (gửi trùng) ", "Receipt already recorded (double submit): ")) + receipt.number, "ok")
         return redirect(url_for("funding.receipt_page", receipt_id=receipt.id))
+    elif action == "pledge":
+        data = _ints(_form("sponsor_id", "due_date", "phase_id", "note", "pledged_on"), "sponsor_id", "phase_id")
+        sponsor = _own_sponsor(unit, data.pop("sponsor_id", None))
+        data["amount"] = money_field("amount")
+        funders.create_pledge(sponsor.id, PledgeIn.model_validate(data))
+        flash(t("Đã ghi cam kết tài trợ của ", "Pledge recorded for ") + sponsor.name, "ok")
+    elif action == "campaign":
+        data = _ints(_form("name", "due_date", "phase_id"), "phase_id")
+        data["amount_per_household"] = money_field("amount_per_household")
+        data["households"] = _households(unit, request.form.get("households", ""))
+        campaign = receipts.create_campaign(unit.id, CampaignIn.model_validate(data))
+        flash(t("Đã mở đợt vận động ", "Campaign opened: ") + campaign.name, "ok")
+        return redirect(url_for("funding.campaign_page", campaign_id=campaign.id))
+    elif action == "allocation":
+        data = _ints(_form("sponsor_id", "phase_id", "camera_id", "note"), "sponsor_id", "phase_id", "camera_id")
+        sponsor = _own_sponsor(unit, data.get("sponsor_id"))
+        data["amount"] = money_field("amount")
+        spending.allocate(unit.id, AllocationIn.model_validate(data))
+        flash(t("Đã phân bổ kinh phí của ", "Funds allocated from ") + sponsor.name, "ok")
     elif action == "expense":
         data = _ints(_form("idempotency_key", "kind", "supplier", "invoice_no", "paid_from", "spent_on",
                            "phase_id", "camera_id", "description"), "phase_id", "camera_id")
@@ -104,6 +158,8 @@ def commune_page(unit_id: int):
     access.require_any(access.READ)
     unit = access.commune(unit_id, access.READ)
     if request.method == "POST":
+        if not current_scope().can(access.MANAGE, unit.id):
+            raise ForbiddenError()  # readers (police, finance grants) see the page but record nothing
         try:
             return _handle_post(unit)
         except ValidationError as exc:
@@ -118,6 +174,10 @@ def commune_page(unit_id: int):
         phases=funders.list_phases(unit.id), receipts=receipts.list_receipts(unit.id, 50),
         expenses=spending.list_expenses(unit.id, 50), campaigns=receipts.list_campaigns(unit.id),
         can_manage=current_scope().can(access.MANAGE, unit.id), new_key=uuid.uuid4().hex,
+        cameras=db.session.execute(select(Camera.id, Camera.code, Camera.name).where(
+            Camera.commune_id == unit.id, Camera.status != "decommissioned").order_by(Camera.code)).all(),
+        villages=db.session.execute(select(Village.name).where(Village.commune_id == unit.id)
+                                    .order_by(Village.name)).scalars().all(),
         sponsor_kinds=SPONSOR_KINDS, expense_kinds=EXPENSE_KINDS, kind_labels=reports.KIND_LABELS,
         sponsor_kind_labels=reports.SPONSOR_KIND_LABELS, dong=reports.dong)
 
