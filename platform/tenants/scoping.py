@@ -149,11 +149,16 @@ def member_of(column, ids, dialect: str | None = None):
     statement), and PostgreSQL tests rows against a hashed set built once. Unlike
     ``= ANY(array)`` it is never taken for a 500-probe index condition that crowds out a
     selective one (``commune_id = 7`` then fell back to a sequential scan). SQLite keeps IN."""
-    ids = sorted(ids)
     if (dialect or _dialect_name()) == "postgresql":
-        literal = "{" + ",".join(str(int(i)) for i in ids) + "}"
+        literal = _id_literal(ids if isinstance(ids, frozenset) else frozenset(ids))
         return column.in_(select(func.unnest(bindparam(None, literal, type_=_IdArray()))))
-    return column.in_(ids)
+    return column.in_(sorted(ids))
+
+
+@functools.lru_cache(maxsize=1024)
+def _id_literal(ids: frozenset) -> str:
+    """'{1,2,3}' for a set of ids, once per set (a scope's sets are the same objects request after request)."""
+    return "{" + ",".join(str(int(i)) for i in sorted(ids)) + "}"
 
 
 @functools.lru_cache(maxsize=512)
