@@ -38,18 +38,20 @@ class ApiBlueprint(Blueprint):
         super().__init__(name, import_name, url_prefix=API_PREFIX)
         self.tag = tag
 
-    def operation(self, rule: str, method: str = "GET", *, summary: str, perm: str | None = None,
+    def operation(self, rule: str, method: str = "GET", *, summary: str, perm: str | tuple[str, ...] | None = None,
                   body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
                   public: bool = False, example: dict | None = None, binary: str | None = None):
-        """Declare a route. ``perm`` is checked before any id is looked at (403); object
-        lookups then answer 404 outside the scope. ``example`` feeds the isolation matrix."""
+        """Declare a route. ``perm`` (or a tuple of permissions, any of which will do) is checked
+        before any id is looked at (403); object lookups then answer 404 outside the scope.
+        ``example`` feeds the isolation matrix."""
+        perms = (perm,) if isinstance(perm, str) else tuple(perm or ())
 
         def decorator(fn):
             @functools.wraps(fn)
             def view(**kwargs):
                 if not public and not current_user.is_authenticated:
                     raise UnauthorizedError()
-                if perm and not current_scope().can(perm):
+                if perms and not any(current_scope().can(p) for p in perms):
                     raise ForbiddenError()
                 if body is not None:
                     payload = request.get_json(silent=True)
@@ -77,8 +79,10 @@ class ApiBlueprint(Blueprint):
                 "tags": [self.tag],
                 "parameters": params,
                 "responses": _responses(binary),
-                "x-permission": perm,
+                "x-permission": perms[0] if perms else None,
             }
+            if len(perms) > 1:
+                op["x-permission-any"] = list(perms)
             if public:
                 op["security"] = []
             if body is not None:

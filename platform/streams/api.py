@@ -11,8 +11,8 @@ from ..tenants.services import get_scoped
 from . import faults, importer, live, media, registry
 from .models import Camera, Clip, Snapshot
 from .schemas import (CameraIn, CameraListQuery, CameraUpdate, ClipIn, ConsentIn, EvidenceIn, FaultCloseIn,
-                      FaultQuery, HistoryQuery, ImportIn, ImportQuery, LiveQuery, ReasonQuery, UptimeQuery,
-                      WallQuery)
+                      FaultQuery, HistoryQuery, ImportIn, ImportQuery, LiveQuery, ReasonQuery, ReferenceResetIn,
+                      UptimeQuery, WallQuery)
 
 bp = ApiBlueprint("streams_api", __name__, tag="streams")
 log = logging.getLogger("camnet.streams.api")
@@ -187,6 +187,17 @@ def fault_evidence(ticket_id: int, query: ReasonQuery):
               perm="faults.manage", body=FaultCloseIn, example={"note": "Đã thay nguồn"})
 def close_fault(ticket_id: int, body: FaultCloseIn):
     return jsonify(faults.ticket_json(faults.close_ticket(ticket_id, body.note)))
+
+
+@bp.operation("/cameras/<int:camera_id>/reference/reset", "POST",
+              summary="Đặt lại khung nhìn chuẩn sau khi chỉnh hướng camera / Reset the reference view "
+                      "after re-aiming a camera", perm=faults.REFERENCE_RESET_PERMS, body=ReferenceResetIn,
+              example={"reason": "Đã chỉnh lại hướng camera theo yêu cầu của xã"})
+def reset_reference(camera_id: int, body: ReferenceResetIn):
+    camera, closed = faults.reset_reference(camera_id, body.reason)
+    return jsonify({"camera": registry.camera_json(camera),
+                    "reference_reset_at": camera.reference_reset_at.isoformat(),
+                    "closed_tickets": [faults.ticket_json(t) for t in closed]})
 
 
 @bp.operation("/cameras/<int:camera_id>/uptime", summary="Tỷ lệ hoạt động theo ngày / Uptime per day",

@@ -1,11 +1,11 @@
-"""Fault tickets for technicians (list, evidence, close) and per-camera uptime per day."""
+"""Fault tickets for technicians (list, evidence, close), reference view resets and uptime per day."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from ..errors import ConflictError
+from ..errors import ConflictError, ForbiddenError, NotFoundError
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import AdminUnit
@@ -64,6 +64,53 @@ def close_ticket(ticket_id: int, note: str) -> FaultTicket:
                  detail={"camera_id": ticket.camera_id, "rule": ticket.rule, "note": note})
     db.session.commit()
     return ticket
+
+
+# Re-aiming a camera is the technician's job (faults) or the operator's (camera register).
+REFERENCE_RESET_PERMS = ("faults.manage", "cameras.manage")
+
+
+def may_reset_reference(unit_id: int | None = None) -> bool:
+    """Whether the current user may reset a reference view (in ``unit_id``, or anywhere)."""
+    scope = current_scope()
+    return any(scope.can(perm, unit_id) for perm in REFERENCE_RESET_PERMS)
+
+
+def reset_reference(camera_id: int, reason: str) -> tuple[Camera, list[FaultTicket]]:
+    """Forget a camera's reference view so the next healthy capture becomes the new one.
+
+    Clearing ``reference_key`` makes any worker that (re)starts without a memory of the camera
+    adopt the next view; ``reference_reset_at`` tells running workers to drop what they remember
+    (``Worker.adopt_camera_list``). The open "moved" tickets are closed: the new view is intended.
+    """
+    if not may_reset_reference():
+        raise ForbiddenError()
+    camera = get_scoped(Camera, camera_id)
+    if not may_reset_reference(camera.commune_id):
+        raise NotFoundError()
+    now = datetime.now(timezone.utc)
+    previous_key, camera.reference_key, camera.reference_reset_at = camera.reference_key, None, now
+    note = f"đặt lại khung nhìn chuẩn / reference view reset: {reason}"[:500]
+    closed = list(db.session.execute(select(FaultTicket).where(
+        FaultTicket.camera_id == camera.id, FaultTicket.status == "open", FaultTicket.rule == "moved")).scalars())
+    for ticket in closed:
+        ticket.status = "closed"
+        ticket.closed_at = now
+        ticket.closed_by_id = current_scope().user_id
+        ticket.close_note = note
+        audit.record("fault.close", unit_id=ticket.commune_id, object_type="fault_ticket", object_id=ticket.id,
+                     detail={"camera_id": camera.id, "rule": ticket.rule, "note": note})
+    audit.record("camera.reference_reset", unit_id=camera.commune_id, object_type="camera", object_id=camera.id,
+                 reason=reason, detail={"previous_reference_key": previous_key,
+                                        "closed_tickets": [t.id for t in closed]})
+    db.session.commit()
+    return camera, closed
+
+
+def reference_resets() -> dict:
+    """Camera id -> when its reference was last reset (system scope; the workers' refresh)."""
+    return dict(db.session.execute(select(Camera.id, Camera.reference_reset_at).where(
+        Camera.reference_reset_at.is_not(None))).all())
 
 
 def uptime(camera_id: int, days: int = 30, today: date | None = None) -> dict:

@@ -57,6 +57,8 @@ class Camera(Scoped, db.Model):
     status: Mapped[str] = mapped_column(sa.String(16), default="planned", index=True)
     capture_interval: Mapped[int] = mapped_column(default=60)  # seconds
     reference_key: Mapped[str | None] = mapped_column(sa.String(300))  # reference view for "moved"
+    # Staff reset the reference view (camera re-aimed on purpose): workers watch this to adopt a new one.
+    reference_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     health: Mapped[str] = mapped_column(sa.String(16), default="unknown")  # ok or the rule that fired
     last_snapshot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

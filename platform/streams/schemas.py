@@ -131,3 +131,9 @@ class FaultCloseIn(Strict):
 
 class UptimeQuery(Strict):
     days: int = Field(30, ge=1, le=366)
+
+
+class ReferenceResetIn(Strict):
+    """Đặt lại khung nhìn chuẩn: the camera was re-aimed on purpose; say why (written to the audit log)."""
+
+    reason: str = Field(..., min_length=1, max_length=500, description="Lý do / why the view changed")

@@ -17,7 +17,7 @@ from ..tenants.services import get_scoped
 from . import faults, importer, media, registry
 from .media import CONTENT_TYPES
 from .models import Camera
-from .schemas import CameraIn, CameraUpdate, ConsentIn
+from .schemas import CameraIn, CameraUpdate, ConsentIn, ReferenceResetIn
 
 bp = Blueprint("streams", __name__)
 
@@ -78,6 +78,14 @@ def camera(camera_id: int):
                 registry.revoke_consent(cam.id, int(request.form.get("consent_id", "0")))
             elif action == "decommission":
                 registry.decommission_camera(cam.id)
+            elif action == "reference_reset":
+                body = ReferenceResetIn.model_validate({"reason": request.form.get("reason", "")})
+                _, closed = faults.reset_reference(cam.id, body.reason)
+                flash(t(f"Đã đặt lại khung nhìn chuẩn; camera sẽ lấy hình lần chụp tới làm chuẩn "
+                        f"(đóng {len(closed)} phiếu \"moved\")",
+                        f"Reference view reset: the next capture becomes the reference "
+                        f"({len(closed)} \"moved\" ticket(s) closed)"), "ok")
+                return redirect(url_for("streams.camera", camera_id=cam.id))
             elif action == "clip":
                 clip = media.request_clip(cam.id, int(request.form.get("seconds") or 30),
                                           request.form.get("reason") or None)
@@ -98,6 +106,7 @@ def camera(camera_id: int):
     consent = registry.active_consent(cam)
     return render_template("streams/camera.html", cam=cam, can_view=can_view, latest=latest,
                            can_manage=scope.can("cameras.manage", cam.commune_id), villages=villages,
+                           can_reset_reference=faults.may_reset_reference(cam.commune_id),
                            consent=consent, needs_reason=bool(consent and consent.shares == "on_request"),
                            uptime=faults.uptime(cam.id, 14), unit=get_scoped(AdminUnit, cam.commune_id))
 

@@ -80,6 +80,7 @@ class Worker:
         self.parent = os.getppid()
         self.cameras: dict = {}
         self.states: dict = {}
+        self.resets: dict | None = None  # camera id -> reference_reset_at seen at the last refresh
         self.scheduled: dict[int, int] = {}
         self.inflight: set[int] = set()
         self.heap: list = []
@@ -154,25 +155,43 @@ class Worker:
             self.stopping.wait(self.cfg.heartbeat)
 
     def refresh_loop(self) -> None:
-        from ..tenants.scoping import system_scope
-        from .capture import load_cameras
-
-        from ..extensions import db
-
         while not self.stopping.is_set():
             try:
-                with self.app.app_context(), system_scope():
-                    cameras = load_cameras()
-                    db.session.remove()
-                for cam_id, cam in cameras.items():
-                    old = self.cameras.get(cam_id)
-                    if old is not None and old.reference_key != cam.reference_key:
-                        self.states.pop(cam_id, None)
-                self.cameras = cameras
-                self.reschedule()
+                self.refresh()
             except Exception:  # noqa: BLE001
                 log.exception("camera list refresh failed")
             self.stopping.wait(self.cfg.refresh)
+
+    def refresh(self) -> None:
+        from ..extensions import db
+        from ..tenants.scoping import system_scope
+        from .capture import load_cameras
+        from .faults import reference_resets
+
+        with self.app.app_context(), system_scope():
+            cameras, resets = load_cameras(), reference_resets()
+            db.session.remove()
+        self.adopt_camera_list(cameras, resets)
+
+    def adopt_camera_list(self, cameras: dict, resets: dict) -> None:
+        """Take a fresh camera list. A reference reset by staff since the last list
+        (``faults.reset_reference``) makes the owner adopt its next healthy view; the first list
+        only notes the marks (that reset already cleared the stored reference a worker loads)."""
+        from .health import CameraHealthState
+
+        for cam_id, cam in cameras.items():
+            old = self.cameras.get(cam_id)
+            if self.resets is not None and resets.get(cam_id) != self.resets.get(cam_id):
+                self.stats["reference_resets"] += 1
+                if cam_id in self.states and self.membership.owns(cam_id):
+                    # never reload the stored key: it may name a view stored just before the reset
+                    self.states[cam_id] = CameraHealthState(reference_loaded=True)
+                else:  # not ours now: whoever captures next loads what the owner adopted
+                    self.states.pop(cam_id, None)
+            elif old is not None and old.reference_key != cam.reference_key:
+                self.states.pop(cam_id, None)
+        self.resets, self.cameras = resets, cameras
+        self.reschedule()
 
     # --- capture ---------------------------------------------------------------------------
     def capture_loop(self) -> None:
