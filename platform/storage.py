@@ -11,13 +11,26 @@ import hmac
 import io
 import os
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator, NamedTuple
 from urllib.parse import urlsplit
+
+# What S3 stores answer when object lock (a legal hold or retention) forbids a delete.
+LOCKED_CODES = ("AccessDenied", "ObjectLocked")
 
 
 class StorageError(RuntimeError):
     """The store could not be reached or refused the operation."""
+
+
+class ObjectLockedError(StorageError):
+    """The store refused to delete an object under legal hold (or retention)."""
+
+
+class StoredObject(NamedTuple):
+    key: str
+    last_modified: datetime  # aware, UTC
 
 
 class LocalStore:
@@ -54,6 +67,26 @@ class LocalStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every file whose key starts with ``prefix``, in key order (a ``.part`` left by a put
+        that was killed is listed too: it is a file in the store nobody will finish)."""
+        root = self.root.resolve()
+        start = (root / prefix.rsplit("/", 1)[0]).resolve() if "/" in prefix else root
+        if start != root and root not in start.parents:
+            raise StorageError(f"bad prefix {prefix!r}")
+        for folder, dirs, files in os.walk(start):
+            dirs.sort()
+            base = Path(folder).relative_to(root).as_posix()
+            for name in sorted(files):
+                key = name if base == "." else f"{base}/{name}"
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    mtime = os.stat(os.path.join(folder, name)).st_mtime
+                except FileNotFoundError:  # deleted while we walked
+                    continue
+                yield StoredObject(key, datetime.fromtimestamp(mtime, timezone.utc))
 
     def set_legal_hold(self, key: str, on: bool) -> bool:
         return False  # the database hold is the only one here
@@ -143,15 +176,32 @@ class S3Store:
             raise StorageError(str(exc)) from exc
 
     def delete(self, key: str) -> None:
-        """Delete every version of an object (a plain DELETE would only add a delete marker)."""
+        """Delete every version of an object (a plain DELETE would only add a delete marker).
+        Raises ``ObjectLockedError`` when object lock (a legal hold) forbids it."""
+        from minio.error import S3Error
+
         self.ensure_bucket()
         try:
             versions = [o.version_id for o in self.client.list_objects(
                 self.bucket, prefix=key, include_version=True) if o.object_name == key]
             for version in versions or [None]:
                 self.client.remove_object(self.bucket, key, version_id=version)
+        except S3Error as exc:
+            if exc.code in LOCKED_CODES:
+                raise ObjectLockedError(f"delete {key!r} refused ({exc.code}): object locked") from exc
+            raise StorageError(f"delete {key!r} failed: {exc}") from exc
         except Exception as exc:  # noqa: BLE001
             raise StorageError(f"delete {key!r} failed: {exc}") from exc
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object (latest version) whose key starts with ``prefix``, in key order."""
+        self.ensure_bucket()
+        try:
+            for obj in self.client.list_objects(self.bucket, prefix=prefix or None, recursive=True):
+                if not obj.is_dir:
+                    yield StoredObject(obj.object_name, obj.last_modified)
+        except Exception as exc:  # noqa: BLE001
+            raise StorageError(f"list {prefix!r} failed: {exc}") from exc
 
     def set_legal_hold(self, key: str, on: bool) -> bool:
         self.ensure_bucket()

@@ -110,3 +110,90 @@ def test_cli_retention_sweep(app, world):
     _seed(world, 45, 2)
     result = app.test_cli_runner().invoke(args=["retention", "sweep"])
     assert result.exit_code == 0 and "snapshots_deleted=2" in result.output
+
+
+def _clip(cam, started, **kw):
+    clip = Clip(camera_id=cam.id, commune_id=cam.commune_id, started_at=started, **kw)
+    db.session.add(clip)
+    db.session.flush()
+    return clip
+
+
+def test_sweep_fails_clips_left_recording_and_keeps_recent_ones(any_app, world):
+    store = current_app.extensions["camnet.storage"]
+    now = datetime.now(timezone.utc)
+    cam = world.streams["a"]["camera"]
+    with system_scope():
+        stuck = _clip(cam, now - timedelta(hours=2), status="recording", duration_s=30,
+                      object_key=f"{cam.commune_id}/{cam.id}/clips/partial-stuck.mp4")
+        held = _clip(cam, now - timedelta(hours=2), status="recording", duration_s=30, evidence=True,
+                     object_key=f"{cam.commune_id}/{cam.id}/clips/partial-held.mp4")
+        recent = _clip(cam, now - timedelta(minutes=2), status="recording", duration_s=30)
+        long = _clip(cam, now - timedelta(hours=2), status="recording", duration_s=3600)  # may take 3 h
+        pending = _clip(cam, now - timedelta(hours=2), status="pending", duration_s=30)
+        db.session.commit()
+        ids = {n: c.id for n, c in (("stuck", stuck), ("held", held), ("recent", recent), ("long", long),
+                                    ("pending", pending))}
+        keys = (stuck.object_key, held.object_key)
+    for key in keys:
+        store.put(key, b"half an mp4", "video/mp4")
+    result = sweep(current_app)
+    assert result.stuck_clips == 2 and result.clips == 0 and not result.errors
+    with system_scope():
+        got = {n: db.session.get(Clip, i) for n, i in ids.items()}
+        assert got["stuck"].status == "failed" and "recording interrupted" in got["stuck"].error
+        assert got["stuck"].object_key is None
+        assert got["held"].status == "failed" and got["held"].object_key == keys[1]
+        assert [got[n].status for n in ("recent", "long", "pending")] == ["recording", "recording", "pending"]
+        db.session.rollback()
+    assert not store.exists(keys[0]) and store.exists(keys[1])
+    assert sweep(current_app).stuck_clips == 0
+    # half an hour on, the recent clip is given up; the hour-long one may take 3 h: not yet
+    assert sweep(current_app, now=now + timedelta(minutes=30)).stuck_clips == 1
+    assert sweep(current_app, now=now + timedelta(hours=1, minutes=1)).stuck_clips == 1  # the hour-long one
+    with system_scope():
+        assert {db.session.get(Clip, ids[n]).status for n in ("recent", "long")} == {"failed"}
+        assert db.session.get(Clip, ids["pending"]).status == "pending"
+
+
+def _close_incident_long_ago(world, days):
+    from camnet.incidents.models import Incident
+
+    with system_scope():
+        incident = db.session.get(Incident, world.extra["incident"]["a"][0].id)
+        incident.status, incident.closed_at = "resolved", datetime.now(timezone.utc) - timedelta(days=days)
+        snap = db.session.get(Snapshot, world.extra["incident_snapshot"]["a"][0].id)
+        snap.taken_at = datetime.now(timezone.utc) - timedelta(days=days)  # long past retention too
+        db.session.commit()
+        return snap.id, snap.object_key
+
+
+def test_sweep_releases_expired_evidence_holds_and_the_cli_prints_the_counts(any_app, world):
+    snap_id, key = _close_incident_long_ago(world, 400)  # hold period: 365 days after closing
+    open_snap = world.extra["incident_snapshot"]["b"][0].id  # its incident is still open
+    _seed(world, 45, 2)
+    result = any_app.test_cli_runner().invoke(args=["retention", "sweep"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Chứng cứ hết hạn giữ đã bỏ giữ / evidence holds released: 1" in out
+    assert "Ảnh hết hạn đã xóa / expired snapshots deleted: 2" in out
+    assert "Đoạn ghi hình bị treo, đánh dấu lỗi / clips stuck recording marked failed: 0" in out
+    assert "Đối tượng mồ côi đã xóa / orphan objects deleted: 0" in out
+    assert "holds_released=1" in out and "snapshots_deleted=2" in out and "errors=0" in out
+    assert out.index("Chứng cứ") < out.index("evidence holds")  # Vietnamese first
+    with system_scope():
+        snap = db.session.get(Snapshot, snap_id)
+        # released, but the incident's evidence list still names it: kept, and no foreign key broke
+        assert snap is not None and snap.evidence is False
+        assert db.session.get(Snapshot, open_snap).evidence is True
+        db.session.rollback()
+    assert current_app.extensions["camnet.storage"].exists(key)
+    again = any_app.test_cli_runner().invoke(args=["retention", "sweep"])
+    assert again.exit_code == 0 and "holds_released=0" in again.output
+
+
+def test_sweep_without_release_leaves_holds(app, world):
+    snap_id, _ = _close_incident_long_ago(world, 400)
+    assert sweep(current_app, release_holds=False).holds_released == 0
+    with system_scope():
+        assert db.session.get(Snapshot, snap_id).evidence is True
