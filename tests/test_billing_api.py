@@ -10,6 +10,7 @@ from camnet.extensions import db
 from camnet.tenants.models import RoleGrant
 from camnet.tenants.scoping import system_scope
 
+from .world import FOREIGN
 from .world_billing import PDF_BYTES
 
 
@@ -243,3 +244,21 @@ def test_district_police_read_their_subtree_only(app, world, client_for):
     assert police.post(f"/api/v1/funding/communes/{world.id('a')}/sponsors",
                        json={"name": "Công an tự tạo", "kind": "company"}).status_code == 403
     assert client_for("police_dist2").get(f"/api/v1/funding/sponsors/{_sponsor(world).id}").status_code == 404
+
+
+def test_a_household_sees_what_its_share_pays_for_and_nothing_of_its_neighbours(any_app, world, client_for):
+    """Like a sponsor: the campaign's cameras with their state and uptime, how the campaign is
+    collecting (counts only) and the cases those cameras helped with; no other household's name."""
+    client = client_for("household_a")
+    share = client.get("/api/v1/funding/my-shares").get_json()[0]
+    assert share["progress"] == {"households": 2, "paid_in_full": 1}
+    assert share["phase"] == "Giai đoạn 1 a"
+    assert [c["code"] for c in share["cameras"]] == ["TT-A1"] and share["cameras"][0]["status"] == "active"
+    assert isinstance(share["incidents"], list)
+    text = client.get("/api/v1/funding/my-shares").get_data(as_text=True)
+    page = client.get("/funding/my-shares").get_data(as_text=True)
+    for body in (text, page):
+        assert "Trần Thị" not in body and "HH-a-2" not in body and FOREIGN not in body
+    assert "TT-A1" in page and "1/2" in page and "Đóng góp dùng cho" in page
+    en = client.get("/funding/my-shares?lang=en").get_data(as_text=True)
+    assert "What the shares pay for" in en

@@ -22,7 +22,7 @@ def test_demo_cameras_match_the_seed_counts_and_load_twice_to_the_same(app):
         hoxa = dict(db.session.execute(select(Camera.phase, func.count()).join(
             AdminUnit, Camera.commune_id == AdminUnit.id).where(AdminUnit.code == "HOXA")
             .group_by(Camera.phase)).all())
-        assert hoxa == {"Giai đoạn 1": 20, "Giai đoạn 2": 35}
+        assert hoxa == {"Giai đoạn 1 (2019)": 20, "Giai đoạn 2 (2021)": 35}
         cams = db.session.execute(select(Camera)).scalars().all()
         assert all(19.5 < c.latitude < 21 or 17 < c.latitude < 17.1 for c in cams)
         assert any(c.name.startswith("Ngã tư") for c in cams) and any("QL1A km" in c.name for c in cams)

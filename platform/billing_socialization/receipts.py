@@ -245,8 +245,36 @@ def my_shares() -> list[dict]:
                     "paid": share.paid, "due_date": campaign.due_date.isoformat(),
                     "state": share_state(share, campaign.due_date),
                     "receipts": [{"id": r.id, "number": r.number, "amount": r.amount,
-                                  "received_on": r.received_on.isoformat()} for r in receipts]})
+                                  "received_on": r.received_on.isoformat()} for r in receipts],
+                    **_what_the_campaign_funds(campaign)})
     return out
+
+
+def _what_the_campaign_funds(campaign: ShareCampaign) -> dict:
+    """What a household's share went into, as a sponsor sees it: how the campaign is collecting
+    (counts only, no neighbour's name or amount), the cameras of its phase with their state and
+    30-day uptime, and the cases those cameras helped with (counts per category only)."""
+    from sqlalchemy import case, func
+
+    from ..streams.models import Camera
+    from .models import FundingPhase
+    from .reports import incidents_for_cameras, uptime_30d
+
+    total, paid = db.session.execute(
+        select(func.count(), func.sum(case((HouseholdShare.paid >= HouseholdShare.amount_due, 1), else_=0)))
+        .where(HouseholdShare.campaign_id == campaign.id)).one()
+    phase = db.session.get(FundingPhase, campaign.phase_id) if campaign.phase_id else None
+    cameras = list(db.session.execute(
+        select(Camera).where(Camera.commune_id == campaign.commune_id, Camera.phase == phase.name,
+                             Camera.status != "decommissioned").order_by(Camera.code)).scalars()) if phase else []
+    uptime = uptime_30d([c.id for c in cameras])
+    return {
+        "progress": {"households": int(total or 0), "paid_in_full": int(paid or 0)},
+        "phase": phase.name if phase else None,
+        "cameras": [{"code": c.code, "name": c.name, "status": c.status, "uptime_30d": uptime.get(c.id)}
+                    for c in cameras],
+        "incidents": incidents_for_cameras([c.id for c in cameras]),
+    }
 
 
 def get_receipt(receipt_id: int) -> Receipt:

@@ -16,17 +16,18 @@ from .models import Camera, CameraConsent, CameraUptimeDay, FaultTicket, Snapsho
 SIM_HTTP = "http://127.0.0.1:8090/cam/{code}"
 SIM_RTSP = "rtsp://127.0.0.1:8554/cam{n}"
 
-# commune code -> (centre lat, lon, [(phase, count, install year)], roads, highway)
+# commune code -> (centre lat, lon, [(phase, count, install year)], roads, highway); the phase
+# names are the funding demo's, so a sponsor's or household's report finds its cameras
 PLANS = {
-    "NUIDOI": (20.72, 106.67, [("Giai đoạn 1", 12, 2023)],
+    "NUIDOI": (20.72, 106.67, [("Giai đoạn 1 (2023)", 12, 2023)],
                ["Đường Núi Đối", "Phố Cẩm Hoàn", "Đường Quyết Tiến", "Đường Minh Khai"], "ĐT402 km"),
-    "NGUHIEP": (20.92, 105.86, [("Giai đoạn 1", 64, 2024)],
+    "NGUHIEP": (20.92, 105.86, [("Giai đoạn 1 (2023)", 64, 2023)],
                 ["Đường Ngũ Hiệp", "Đường Yên Ngưu", "Đường Lạc Thị", "Đường Tựu Liệt"], "QL1A km"),
     "HAIDONG": (20.20, 106.30, [("Giai đoạn 1", 17, 2024)],
                 ["Đường trục xã", "Đường ven biển", "Đường Hải Đông"], "QL37B km"),
-    "HOXA": (17.06, 107.02, [("Giai đoạn 1", 20, 2022), ("Giai đoạn 2", 35, 2024)],
+    "HOXA": (17.06, 107.02, [("Giai đoạn 1 (2019)", 20, 2019), ("Giai đoạn 2 (2021)", 35, 2021)],
              ["Đường Hùng Vương", "Đường Lê Duẩn", "Đường Trần Phú", "Đường Hai Bà Trưng"], "QL1A km"),
-    "BENSUNG": (19.62, 105.56, [("Giai đoạn 1", 58, 2023)],
+    "BENSUNG": (19.62, 105.56, [("Mô hình camera 2022", 58, 2022)],
                 ["Đường Lê Lợi", "Đường Bà Triệu", "Đường Hải Vân", "Đường Xuân Tiến"], "QL45 km"),
 }
 DIRECTIONS = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"]

@@ -145,6 +145,18 @@ def test_district_map_shows_every_demo_commune(browser, server):
     context.close()
 
 
+def test_a_household_follows_its_share_to_the_cameras_it_pays_for(browser, server):
+    context, page = _signed_in(browser, server, "hogiadinh.bensung", width=390, height=844)
+    page.click("nav a:has-text('Đóng góp của hộ')")
+    page.wait_for_url(lambda url: url.endswith("/funding/my-shares"))
+    text = page.inner_text("main")
+    assert "Vận động hộ dân góp camera 2022" in text and "Đóng góp dùng cho: Mô hình camera 2022" in text
+    assert "BENSUNG-001" in text and "hộ đã nộp đủ" in text
+    assert "BS-1-002" not in page.content()  # no neighbour's household
+    _shot(page, "household-shares-phone")
+    context.close()
+
+
 def test_a_map_over_the_point_limit_shows_one_marker_per_commune(browser, server):
     """At province size the overview map draws one marker per commune (the clusters), each
     labelled, with a popup that links to the commune's own map."""
