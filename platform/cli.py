@@ -47,7 +47,7 @@ def web_command(bind):
 
 
 def register(group) -> None:
-    from .streams.worker import worker_command
+    from .streams.cli import worker_command
     from .tenants.cli import COMMANDS
     from .streams.cli import COMMANDS as STREAMS_COMMANDS
 

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -390,32 +389,6 @@ class Worker:
         self.results.put(None)
         writer.join(timeout=30)
         print("STATS " + json.dumps(dict(self.stats)), flush=True)
-
-
-def run_worker(app, name: str | None = None, embedded: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # Many channels of one NVR at once overflow its keep-alive pool: expected, not worth a line each.
-    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
-    Worker(app, name, embedded).run()
-
-
-def _worker_command():
-    import click
-    from flask import current_app
-    from flask.cli import with_appcontext
-
-    @click.command("worker", help="Chạy tiến trình chụp ảnh camera / run a capture worker (gevent)")
-    @click.option("--name", default=None, help="Worker name (default host-pid)")
-    @click.option("--embedded", is_flag=True, help="Started by `camnet serve`: stop with the parent")
-    @with_appcontext
-    def worker_command(name, embedded):
-        run_worker(current_app._get_current_object(), name, embedded)
-
-    return worker_command
-
-
-worker_command = _worker_command()
 
 
 from .embedded import start_embedded  # noqa: E402,F401 - camnet.serve imports it from here
