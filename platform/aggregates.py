@@ -1,17 +1,21 @@
 """A small in-process cache for aggregates that may be a few seconds old (dashboards).
 
 Each web worker keeps its own entries. A fresh entry is served as is; a stale one is served
-while one request (and only one) recomputes it; a missing or expired one is computed once
-while the other requests for the same key wait for that result instead of computing it too.
+while one request (and only one) recomputes it, and kept if that recomputation fails; a
+missing or expired one is computed once while the other requests for the same key wait for
+that result instead of computing it too.
 Keys must carry everything the value depends on, the caller's visible units included, so an
 entry is never served to someone who could not have computed it themselves.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from typing import Any, Callable
+
+log = logging.getLogger("camnet.aggregates")
 
 
 class AggregateCache:
@@ -56,6 +60,10 @@ class AggregateCache:
                     self.computed += 1
                     self._store(key, value)
                     return value
+                except Exception:  # noqa: BLE001 - a failed refresh keeps the last good answer
+                    log.exception("refreshing %r failed; serving the previous answer", key[0] if
+                                  isinstance(key, tuple) else key)
+                    return entry[1]
                 finally:
                     with self._guard:
                         self._refreshing.discard(key)
