@@ -120,3 +120,31 @@ def capture_now(worker, camera_id: int, slot: int):
     with system_scope():
         write_results(batch, worker.name, worker.store)
     return batch
+
+
+def sweep_concurrently(app, runs: int = 2, **kwargs) -> list:
+    """Start ``runs`` retention sweeps at the same moment, each in its own thread and app
+    context; return their results (any exception fails the caller's test)."""
+    import threading
+
+    from camnet.streams.retention import sweep
+
+    results, errors = [], []
+    barrier = threading.Barrier(runs)
+
+    def run():
+        try:
+            with app.app_context():
+                barrier.wait()
+                results.append(sweep(app, **kwargs))
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(runs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return results

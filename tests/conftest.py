@@ -175,3 +175,14 @@ def client_for(world):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def http_sim():
+    """The built-in HTTP camera simulator on a free port."""
+    from camnet.sim.http_camera import HttpCameraSim
+
+    sim = HttpCameraSim(port=0)
+    sim.start()
+    yield sim
+    sim.stop()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from camnet.extensions import db
-from camnet.sim.http_camera import HttpCameraSim, render_frame
+from camnet.sim.http_camera import render_frame
 from camnet.streams.health import CameraHealthState, HealthSettings, judge, reference_of
 from camnet.streams.models import Camera, CameraUptimeDay, FaultTicket
 from camnet.tenants.scoping import system_scope
@@ -87,14 +87,6 @@ def test_thresholds_are_settings(monkeypatch):
     monkeypatch.setenv("HEALTH_FREEZE_FRAMES", "5")
     assert HealthSettings.from_config({}).freeze_frames == 5
     assert HealthSettings.from_config({"HEALTH_BLUR_LAPLACIAN_MIN": "7.5"}).blur_laplacian_min == 7.5
-
-
-@pytest.fixture
-def http_sim():
-    sim = HttpCameraSim(port=0)
-    sim.start()
-    yield sim
-    sim.stop()
 
 
 def _tickets(camera_id):

@@ -1,7 +1,6 @@
 """Orphan objects (stored, then the worker died before its row): deleted after the grace period,
 never one a row, a fault ticket or an evidence clip names, never one under legal hold; local and S3."""
 import os
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +12,7 @@ from camnet.streams.models import Camera, Clip, FaultTicket, Snapshot
 from camnet.streams.retention import sweep
 from camnet.tenants.scoping import system_scope
 
+from .capture_rig import sweep_concurrently
 from .world_streams import add_snapshot
 
 OLD = datetime.now(timezone.utc) - timedelta(hours=3)
@@ -104,25 +104,8 @@ def test_concurrent_orphan_sweeps(pg_app, world):
     store = current_app.extensions["camnet.storage"]
     orphans, young, kept = _plant(world, store, _age_local(store))
     before = _keys(store)
-    app = current_app._get_current_object()
-    results, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def run():
-        try:
-            with app.app_context():
-                barrier.wait()
-                results.append(sweep(app))
-                db.session.remove()
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and not any(r.errors for r in results), (errors, results)
+    results = sweep_concurrently(current_app._get_current_object())
+    assert not any(r.errors for r in results), results
     assert _keys(store) == before - set(orphans)
 
 

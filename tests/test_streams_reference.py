@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from camnet.extensions import db
-from camnet.sim.http_camera import HttpCameraSim
 from camnet.streams.models import Camera, FaultTicket
 from camnet.tenants.models import AuditEvent
 from camnet.tenants.scoping import system_scope
@@ -154,14 +153,6 @@ def test_a_role_without_either_permission_is_refused_before_the_body_is_read(any
 
 
 # ---- the worker --------------------------------------------------------------------------------
-
-@pytest.fixture
-def http_sim():
-    sim = HttpCameraSim(port=0)
-    sim.start()
-    yield sim
-    sim.stop()
-
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_worker_adopts_the_view_after_a_reset(make_app, http_sim, backend):

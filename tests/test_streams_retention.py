@@ -1,5 +1,4 @@
 """Retention: expired snapshots and clips go (object and row), evidence never, safe twice and concurrently."""
-import threading
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -11,6 +10,7 @@ from camnet.streams.retention import sweep
 from camnet.tenants.models import CommuneSettings
 from camnet.tenants.scoping import system_scope
 
+from .capture_rig import sweep_concurrently
 from .world_streams import add_snapshot
 
 
@@ -81,25 +81,7 @@ def test_two_concurrent_sweeps_delete_each_row_once(pg_app, world):
         baseline = db.session.execute(select(func.count()).select_from(Snapshot)).scalar()
         db.session.rollback()
     old = _seed(world, 60, 60)
-    app = current_app._get_current_object()
-    results, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def run():
-        try:
-            with app.app_context():
-                barrier.wait()
-                results.append(sweep(app, batch=7))
-                db.session.remove()
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    results = sweep_concurrently(current_app._get_current_object(), batch=7)
     assert sum(r.snapshots for r in results) == 60
     assert _exists([i for i, _ in old]) == set()
     with system_scope():
