@@ -10,10 +10,10 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the web app. ``config`` overrides what the environment says."""
-    from . import apispec, cli, coord, errors, i18n, models, settings, storage
+    from . import append_only, apispec, cli, coord, errors, i18n, models, settings, storage
     from .extensions import csrf, db, login_manager, migrate
     from .ops import health as ops_health, logs as ops_logs, metrics as ops_metrics
-    from .tenants import audit, auth, scoping
+    from .tenants import auth, scoping
 
     app = Flask(__name__, instance_relative_config=False)
     app.url_map.converters["int"] = errors.IdConverter  # ids beyond 64 bits never exist: 404
@@ -29,7 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = "strong"
     csrf.init_app(app)
     scoping.install(db)
-    audit.install_append_only_guard()
+    append_only.install()
     app.extensions["camnet.coord"] = coord.store_for(app.config)
     app.extensions["camnet.storage"] = storage.store_for(app.config)
     auth.init_app(app)

@@ -165,3 +165,25 @@ def test_postgres_fast_check_matches_the_row_check_over_awkward_memos(pg_app, wo
         result = ledger.verify(a)
     assert result["ok"] is False and result["first_broken"]["seq"] == seq
     assert "hash" in result["first_broken"]["reason"]
+
+
+def test_the_orm_refuses_to_change_or_delete_journal_and_audit_rows(app, world):
+    """One guard for every append-only model (SQLite has no trigger: this is all there is there)."""
+    from camnet.tenants.models import AuditEvent
+
+    with system_scope():
+        posting = db.session.execute(select(Posting).limit(1)).scalar_one()
+        posting.amount += 1
+        with pytest.raises(RuntimeError, match="postings is append-only"):
+            db.session.flush()
+        db.session.rollback()
+        tx = db.session.execute(select(JournalTransaction).limit(1)).scalar_one()
+        db.session.delete(tx)
+        with pytest.raises(RuntimeError, match="journal_transactions is append-only"):
+            db.session.flush()
+        db.session.rollback()
+        event = db.session.execute(select(AuditEvent).limit(1)).scalar_one()
+        event.reason = "sửa lén"
+        with pytest.raises(RuntimeError, match="audit_events is append-only"):
+            db.session.flush()
+        db.session.rollback()

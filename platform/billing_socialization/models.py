@@ -13,6 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..append_only import AppendOnly
 from ..extensions import db
 from ..tenants.models import UTCDateTime, utcnow
 from ..tenants.scoping import Scoped
@@ -206,7 +207,7 @@ class Account(Scoped, db.Model):
     village_id: Mapped[int | None] = mapped_column(sa.ForeignKey("villages.id"))
 
 
-class JournalTransaction(Scoped, db.Model):
+class JournalTransaction(AppendOnly, Scoped, db.Model):
     """Bút toán: one money event, a link of the commune's hash chain (append-only)."""
 
     __tablename__ = "journal_transactions"
@@ -235,7 +236,7 @@ class JournalTransaction(Scoped, db.Model):
     postings = relationship("Posting", lazy="selectin", order_by="Posting.line", viewonly=True)
 
 
-class Posting(Scoped, db.Model):
+class Posting(AppendOnly, Scoped, db.Model):
     """One line of a transaction: ``amount`` đồng on an account, debit > 0, credit < 0 (append-only)."""
 
     __tablename__ = "postings"

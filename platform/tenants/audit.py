@@ -47,19 +47,3 @@ def media_access(*, unit_id: int, object_type: str, object_id, action: str = "me
                    reason=reason, detail=detail)
     db.session.commit()
     return event
-
-
-def install_append_only_guard() -> None:
-    """The ORM refuses to change or delete audit rows (PostgreSQL refuses too, by trigger)."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
-    if getattr(install_append_only_guard, "_done", False):
-        return
-    install_append_only_guard._done = True
-
-    @event.listens_for(Session, "before_flush")
-    def _refuse(session, flush_context, instances):
-        for obj in list(session.dirty) + list(session.deleted):
-            if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
-                raise RuntimeError("audit_events is append-only")

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..append_only import AppendOnly
 from ..extensions import db
 from .scoping import Scoped
 
@@ -129,7 +130,7 @@ class ApiToken(Scoped, db.Model):
     user = relationship(User)
 
 
-class AuditEvent(Scoped, db.Model):
+class AuditEvent(AppendOnly, Scoped, db.Model):
     """Nhật ký: an append-only record of who did what, when, from where, and why."""
 
     __tablename__ = "audit_events"
