@@ -13,11 +13,11 @@ import os
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import event, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text
 
 from ..errors import ValidationFailed
 from ..extensions import db
+from ..tenants.scoping import SET_SCOPE_SQL, current_scope, rls_settings
 from .models import Account, JournalTransaction, LedgerBalance, Posting
 
 GENESIS = "0" * 64
@@ -222,13 +222,13 @@ _COPY_CHAIN = """COPY (
 _FAST_MIN = 20_000  # below this many transactions one range is enough
 
 
-def _chain_range(engine, commune_id: int, lo: int, hi: int, settings: dict) -> tuple | None:
+def _chain_range(engine, commune_id: int, lo: int, hi: int, settings: tuple) -> tuple | None:
     """Check seq lo..hi on a connection of its own: (prev_hash of lo, hash of hi) or None."""
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
-            cur.execute("SELECT set_config('app.unit_ids', %(ids)s, true), set_config('app.system', %(system)s, true)",
-                        settings)
+            # a raw cursor in a thread of its own: the scope is sent here, not by the session hook
+            cur.execute(SET_SCOPE_SQL, settings)
             cur.execute("SELECT seq, id FROM journal_transactions WHERE commune_id = %s AND seq IN (%s, %s)",
                         (commune_id, lo, hi))
             ids = dict(cur.fetchall())
@@ -259,10 +259,7 @@ def _verify_copy(commune_id: int) -> dict | None:
     """The fast path on PostgreSQL: a verdict when the whole chain is intact, else None."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..tenants.scoping import current_scope
-
-    scope = current_scope()
-    settings = {"ids": ",".join(str(i) for i in sorted(scope.unit_ids)), "system": "on" if scope.system else "off"}
+    settings = rls_settings(current_scope())
     head_seq, head_hash = head(commune_id)
     postings = db.session.scalar(select(func.count()).select_from(Posting).where(Posting.commune_id == commune_id))
     if head_seq == 0:
@@ -361,17 +358,3 @@ def balances(commune_id: int) -> dict[tuple[int, int], int]:
     return {(a, p): int(s) for a, p, s in db.session.execute(
         select(LedgerBalance.account_id, LedgerBalance.phase_key, LedgerBalance.amount)
         .where(LedgerBalance.commune_id == commune_id)).all()}
-
-
-def install_append_only_guard() -> None:
-    """The ORM refuses to change or delete journal rows (PostgreSQL refuses too, by trigger)."""
-    if getattr(install_append_only_guard, "_done", False):
-        return
-    install_append_only_guard._done = True
-
-    @event.listens_for(Session, "before_flush")
-    def _refuse(session, flush_context, instances):
-        for obj in list(session.dirty) + list(session.deleted):
-            if isinstance(obj, (JournalTransaction, Posting)) and (
-                    obj in session.deleted or session.is_modified(obj)):
-                raise RuntimeError(f"{obj.__tablename__} is append-only")

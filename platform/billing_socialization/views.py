@@ -65,16 +65,6 @@ def index():
     raise ForbiddenError()
 
 
-def _own_sponsor(unit, sponsor_id):
-    """A sponsor of the commune whose page this is (named in the error otherwise)."""
-    from .models import Sponsor
-
-    sponsor = db.session.get(Sponsor, sponsor_id) if sponsor_id else None
-    if sponsor is None or sponsor.commune_id != unit.id:
-        raise ValidationFailed("sponsor_id: choose a sponsor of this commune", field="sponsor_id")
-    return sponsor
-
-
 def _households(unit, text: str) -> list[dict]:
     """Households of a campaign typed one per line: ``household ref; head of household; village``.
     Villages are given by name; an error names the line."""
@@ -120,7 +110,7 @@ def _handle_post(unit):
         return redirect(url_for("funding.receipt_page", receipt_id=receipt.id))
     elif action == "pledge":
         data = _ints(_form("sponsor_id", "due_date", "phase_id", "note", "pledged_on"), "sponsor_id", "phase_id")
-        sponsor = _own_sponsor(unit, data.pop("sponsor_id", None))
+        sponsor = funders.sponsor_in(unit.id, data.pop("sponsor_id", None))
         data["amount"] = money_field("amount")
         funders.create_pledge(sponsor.id, PledgeIn.model_validate(data))
         flash(t("Đã ghi cam kết tài trợ của ", "Pledge recorded for ") + sponsor.name, "ok")
@@ -133,7 +123,7 @@ def _handle_post(unit):
         return redirect(url_for("funding.campaign_page", campaign_id=campaign.id))
     elif action == "allocation":
         data = _ints(_form("sponsor_id", "phase_id", "camera_id", "note"), "sponsor_id", "phase_id", "camera_id")
-        sponsor = _own_sponsor(unit, data.get("sponsor_id"))
+        sponsor = funders.sponsor_in(unit.id, data.get("sponsor_id"))
         data["amount"] = money_field("amount")
         spending.allocate(unit.id, AllocationIn.model_validate(data))
         flash(t("Đã phân bổ kinh phí của ", "Funds allocated from ") + sponsor.name, "ok")

@@ -115,9 +115,13 @@ def _scoped_classes(mapper_registry):
             yield mapper.class_
 
 
+# Row-level security reads the scope from two transaction-local settings (``tenants/rls.py``).
+SET_SCOPE_SQL = "SELECT set_config('app.unit_ids', %s, true), set_config('app.system', %s, true)"
+
+
 @functools.lru_cache(maxsize=512)
-def _rls_settings(scope: Scope) -> tuple[str, str]:
-    """(app.unit_ids, app.system) for a scope, built once per scope."""
+def rls_settings(scope: Scope) -> tuple[str, str]:
+    """(app.unit_ids, app.system) for a scope, built once per scope: the parameters of SET_SCOPE_SQL."""
     return ",".join(str(i) for i in sorted(scope.unit_ids)), "on" if scope.system else "off"
 
 
@@ -204,15 +208,14 @@ def install(db) -> None:
     # the connection just before a statement runs whenever the scope differs from what this
     # transaction last heard, so a scope switched and switched back without a query costs nothing.
     _RLS_KEY = "camnet_rls_sent"
-    _SET = "SELECT set_config('app.unit_ids', %s, true), set_config('app.system', %s, true)"
 
     @event.listens_for(Engine, "before_cursor_execute")
     def _send_scope(conn, cursor, statement, parameters, context, executemany):
         if conn.dialect.name != "postgresql":
             return
-        want = _rls_settings(current_scope())
+        want = rls_settings(current_scope())
         if conn.info.get(_RLS_KEY) is not want:
-            conn.connection.driver_connection.execute(_SET, want)
+            conn.connection.driver_connection.execute(SET_SCOPE_SQL, want)
             conn.info[_RLS_KEY] = want
 
     def _forget(conn, *args):
