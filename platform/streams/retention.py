@@ -106,63 +106,59 @@ def _drop_objects(store, rows, result: SweepResult) -> list[int]:
     return done
 
 
+def _sweep_expired(store, model, base, batch: int, result: SweepResult, before_delete=None) -> int:
+    """Claim expired rows of ``model`` in batches (``base`` selects id and object_key), delete each
+    object and then its row; a row whose object could not be deleted is kept and not claimed again.
+    Returns how many rows went."""
+    failed: set[int] = set()
+    gone = 0
+    while True:
+        stmt = base.where(model.id.notin_(failed)) if failed else base
+        rows = _claim(stmt, batch)
+        if not rows:
+            db.session.rollback()
+            return gone
+        done = _drop_objects(store, rows, result)
+        failed.update(r[0] for r in rows if r[0] not in set(done))
+        if done:
+            if before_delete is not None:
+                before_delete(done)
+            count = db.session.execute(delete(model).where(model.id.in_(done)),
+                                       execution_options={"synchronize_session": False}).rowcount
+            gone += max(count or 0, 0)
+        db.session.commit()
+        if len(rows) < batch:
+            return gone
+
+
 def _sweep_snapshots(store, commune_id: int, cutoff: datetime, batch: int, result: SweepResult) -> None:
     held = select(FaultTicket.evidence_snapshot_id).where(
         FaultTicket.status == "open", FaultTicket.evidence_snapshot_id.is_not(None))
+    base = (select(Snapshot.id, Snapshot.object_key)
+            .where(Snapshot.commune_id == commune_id, Snapshot.taken_at < cutoff,
+                   Snapshot.evidence.is_(False), Snapshot.id.notin_(held))
+            .order_by(Snapshot.taken_at))
     linked = _linked_to_incidents("snapshot_id")
-    failed: set[int] = set()
-    while True:
-        stmt = (select(Snapshot.id, Snapshot.object_key)
-                .where(Snapshot.commune_id == commune_id, Snapshot.taken_at < cutoff,
-                       Snapshot.evidence.is_(False), Snapshot.id.notin_(held))
-                .order_by(Snapshot.taken_at))
-        if linked is not None:
-            stmt = stmt.where(Snapshot.id.notin_(linked))
-        if failed:
-            stmt = stmt.where(Snapshot.id.notin_(failed))
-        rows = _claim(stmt, batch)
-        if not rows:
-            db.session.rollback()
-            return
-        done = _drop_objects(store, rows, result)
-        failed.update(r[0] for r in rows if r[0] not in set(done))
-        if done:
-            # Closed tickets keep their text; the picture they pointed at is gone.
-            db.session.execute(update(FaultTicket).where(FaultTicket.evidence_snapshot_id.in_(done))
-                               .values(evidence_snapshot_id=None), execution_options={"synchronize_session": False})
-            gone = db.session.execute(delete(Snapshot).where(Snapshot.id.in_(done)),
-                                      execution_options={"synchronize_session": False}).rowcount
-            result.snapshots += max(gone or 0, 0)
-        db.session.commit()
-        if len(rows) < batch:
-            return
+    if linked is not None:
+        base = base.where(Snapshot.id.notin_(linked))
+
+    def unlink_tickets(done):
+        # Closed tickets keep their text; the picture they pointed at is gone.
+        db.session.execute(update(FaultTicket).where(FaultTicket.evidence_snapshot_id.in_(done))
+                           .values(evidence_snapshot_id=None), execution_options={"synchronize_session": False})
+
+    result.snapshots += _sweep_expired(store, Snapshot, base, batch, result, unlink_tickets)
 
 
 def _sweep_clips(store, commune_id: int, cutoff: datetime, batch: int, result: SweepResult) -> None:
+    base = (select(Clip.id, Clip.object_key)
+            .where(Clip.commune_id == commune_id, Clip.started_at < cutoff,
+                   Clip.evidence.is_(False), Clip.legal_hold.is_(False))
+            .order_by(Clip.started_at))
     linked = _linked_to_incidents("clip_id")
-    failed: set[int] = set()
-    while True:
-        stmt = (select(Clip.id, Clip.object_key)
-                .where(Clip.commune_id == commune_id, Clip.started_at < cutoff,
-                       Clip.evidence.is_(False), Clip.legal_hold.is_(False))
-                .order_by(Clip.started_at))
-        if linked is not None:
-            stmt = stmt.where(Clip.id.notin_(linked))
-        if failed:
-            stmt = stmt.where(Clip.id.notin_(failed))
-        rows = _claim(stmt, batch)
-        if not rows:
-            db.session.rollback()
-            return
-        done = _drop_objects(store, rows, result)
-        failed.update(r[0] for r in rows if r[0] not in set(done))
-        if done:
-            gone = db.session.execute(delete(Clip).where(Clip.id.in_(done)),
-                                      execution_options={"synchronize_session": False}).rowcount
-            result.clips += max(gone or 0, 0)
-        db.session.commit()
-        if len(rows) < batch:
-            return
+    if linked is not None:
+        base = base.where(Clip.id.notin_(linked))
+    result.clips += _sweep_expired(store, Clip, base, batch, result)
 
 
 def stuck_after(duration_s: int | None) -> timedelta:
