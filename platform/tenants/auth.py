@@ -22,12 +22,14 @@ def load_user_from_token(req):
     header = req.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
-    from .services import user_for_token
+    from .services import principal_for_token
 
-    user = user_for_token(header[7:].strip())
-    if user is not None:
-        g.auth_method = "token"
-    return user
+    found = principal_for_token(header[7:].strip())
+    if found is None:
+        return None
+    g.auth_method = "token"
+    g.token_scope = found[1]  # read with the user, in the same statement
+    return found[0]
 
 
 @login_manager.unauthorized_handler
@@ -56,7 +58,8 @@ def init_app(app) -> None:
             return
         user = current_user._get_current_object()
         if user is not None and user.is_authenticated:
-            g.scope_token_user = set_scope(scope_for_user(user), db.session)
+            scope = g.pop("token_scope", None) or scope_for_user(user)
+            g.scope_token_user = set_scope(scope, db.session)
         # Bearer requests carry no cookie to forge; session requests that write need the token.
         if request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
             if (g.get("auth_method") != "token" and user is not None and user.is_authenticated

@@ -56,18 +56,26 @@ def subtree_ids(units_by_id: dict, root_path: str) -> list[int]:
 
 def scope_for_user(user) -> Scope:
     """The units a user sees and what they may do in each: the union of their grants' subtrees."""
-    from .models import AdminUnit, RoleGrant
+    from .models import RoleGrant
 
-    newest = _newest_unit()
     with system_scope():
         rows = db.session.execute(
-            select(RoleGrant.role, AdminUnit.path, select(func.max(newest.id)).scalar_subquery())
-            .join(AdminUnit, RoleGrant.unit_id == AdminUnit.id)
-            .where(RoleGrant.user_id == user.id)
-        ).all()
-        grants = tuple(sorted((role, path) for role, path, _ in rows))
-        unit_ids, perms = _expand(grants, user.unit_id, rows[0][2] if rows else None)
-    return Scope(user_id=user.id, unit_ids=unit_ids, perms=perms)
+            select(*grant_columns()).join(RoleGrant.unit).where(RoleGrant.user_id == user.id)).all()
+        return scope_from_grants(user.id, user.unit_id, rows)
+
+
+def grant_columns() -> tuple:
+    """(role, unit path, newest unit id): what ``scope_from_grants`` reads off a user's grant rows."""
+    from .models import AdminUnit, RoleGrant
+
+    return RoleGrant.role, AdminUnit.path, select(func.max(_newest_unit().id)).scalar_subquery()
+
+
+def scope_from_grants(user_id: int, home_unit: int | None, rows) -> Scope:
+    """The scope of grant rows shaped as ``grant_columns`` (a row without a role is no grant)."""
+    grants = tuple(sorted((role, path) for role, path, _ in rows if role is not None))
+    unit_ids, perms = _expand(grants, home_unit, rows[0][2] if rows else None)
+    return Scope(user_id=user_id, unit_ids=unit_ids, perms=perms)
 
 
 @functools.cache

@@ -14,7 +14,7 @@ from . import audit, throttle
 from .models import AdminUnit, ApiToken, RoleGrant, User, Village
 from .passwords import hash_password, verify_password
 from .roles import ROLE_PERMISSIONS
-from .scoping import current_scope, member_of, system_scope
+from .scoping import Scope, current_scope, member_of, system_scope
 
 
 def get_scoped(model, object_id, perm: str | None = None, options: tuple = ()):
@@ -212,18 +212,26 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
     return token
 
 
-def user_for_token(secret: str) -> User | None:
-    """The active user behind a live (unrevoked, unexpired) token, in one round trip."""
+def principal_for_token(secret: str) -> tuple[User, Scope] | None:
+    """The active user behind a live (unrevoked, unexpired) token and the scope of their grants,
+    in one round trip: one row per grant (or one row with no grant)."""
     if not secret.startswith("cn_"):
         return None
+    from .roles import grant_columns, scope_from_grants
+
     now = datetime.now(timezone.utc)
     with system_scope():
-        return db.session.execute(
-            select(User).join(ApiToken, ApiToken.user_id == User.id)
+        rows = db.session.execute(
+            select(User, *grant_columns()).join(ApiToken, ApiToken.user_id == User.id)
+            .outerjoin(RoleGrant, RoleGrant.user_id == User.id).outerjoin(RoleGrant.unit)
             .where(ApiToken.token_hash == _token_hash(secret), ApiToken.revoked_at.is_(None),
                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), User.active.is_(True))
-            .options(lazyload(User.grants))  # the scope reads grants itself; most requests never need them
-        ).scalar_one_or_none()
+            .options(lazyload(User.grants))  # the scope is built from the rows; most requests never need them
+        ).all()
+        if not rows:
+            return None
+        user = rows[0][0]
+        return user, scope_from_grants(user.id, user.unit_id, [row[1:] for row in rows])
 
 
 # ---- sign-in -----------------------------------------------------------------------------
