@@ -152,3 +152,44 @@ def test_camera_pages_render_in_both_languages(app, world, client_for):
     page = client.get(f"/cameras/{cam.id}").get_data(as_text=True)
     assert cam.name in page and "Mk-" not in page
     assert client.get(f"/cameras/{world.streams['b']['camera'].id}").status_code == 404
+
+
+def test_camera_list_shows_each_camera_as_its_own_page_does(any_app, world, client_for):
+    """The list is read as plain rows and the one-camera view through the ORM: both must say the
+    same, consents, village and hidden addresses included, under every filter."""
+    op = client_for("operator_a")
+    shared = op.post("/api/v1/cameras", json={
+        **NEW, "code": "HO-02", "ownership": "household", "owner_name": "Hộ bà Nguyễn Thị Hoa",
+        "village_id": world.villages["a"].id, "status": "active",
+        "consent": {"shares": "live", "granted_by": "Bà Nguyễn Thị Hoa", "since": "2026-03-01"},
+        "commune_id": world.id("a")}).get_json()
+    op.post(f"/api/v1/cameras/{shared['id']}/consents/{shared['consent']['id']}/revoke", json={})
+    op.post(f"/api/v1/cameras/{shared['id']}/consents", json={"shares": "snapshots", "granted_by": "Bà Hoa",
+                                                              "since": "2026-04-01"})
+    plain = op.post("/api/v1/cameras", json={**NEW, "code": "NGA-TU-09", "status": "planned",
+                                             "commune_id": world.id("a")}).get_json()
+    for user in ("operator_a", "police_dist"):
+        client = client_for(user)
+        for query, expect in ((f"unit_id={world.id('a')}", {shared["id"], plain["id"]}),
+                              (f"unit_id={world.id('a')}&q=HO-", {shared["id"]}),
+                              (f"unit_id={world.id('a')}&status=planned", {plain["id"]}),
+                              ("q=NGA-TU-09", {plain["id"]})) + (
+                ((f"unit_id={world.id('dist')}&q=HO-", {shared["id"]}),) if user == "police_dist" else ()):
+            listed = client.get(f"/api/v1/cameras?{query}")
+            assert listed.status_code == 200, (user, query, listed.get_json())
+            items = {c["id"]: c for c in listed.get_json()}
+            assert expect <= set(items), (user, query)
+            if "status=" in query:
+                assert all(c["status"] == "planned" for c in items.values())
+            for cam_id in expect:
+                assert items[cam_id] == client.get(f"/api/v1/cameras/{cam_id}").get_json(), (user, cam_id)
+    row = {c["id"]: c for c in client_for("operator_a").get(f"/api/v1/cameras?unit_id={world.id('a')}").get_json()}
+    assert [k["shares"] for k in row[shared["id"]]["consents"]] == ["live", "snapshots"]
+    assert row[shared["id"]]["consent"]["shares"] == "snapshots" and row[shared["id"]]["village"] == "Thôn Một"
+    # the attacker's side: another commune's unit, a unit that does not exist, a role without cameras.read
+    assert client_for("operator_b").get(f"/api/v1/cameras?unit_id={world.id('a')}").status_code == 404
+    assert client_for("operator_a").get(f"/api/v1/cameras?unit_id={world.id('dist')}").status_code == 404
+    assert client_for("police_dist2").get(f"/api/v1/cameras?unit_id={world.id('dist')}").status_code == 404
+    assert client_for("operator_a").get("/api/v1/cameras?unit_id=999999").status_code == 404
+    assert client_for("operator_b").get("/api/v1/cameras?q=HO-02").get_json() == []
+    assert client_for("sponsor_a").get(f"/api/v1/cameras?unit_id={world.id('a')}").status_code in (403, 404)

@@ -25,8 +25,7 @@ CAMERA_EXAMPLE = {"commune_id": "{unit_id}", "code": "CAM-NEW", "name": "Ngã t�
 
 @bp.operation("/cameras", summary="Danh sách camera / Cameras in scope", perm="cameras.read", query=CameraListQuery)
 def list_cameras(query: CameraListQuery):
-    cams = registry.list_cameras(query.unit_id, query.status, query.q, query.limit, query.offset)
-    return jsonify([registry.camera_json(c) for c in cams])
+    return jsonify(registry.list_cameras_json(query.unit_id, query.status, query.q, query.limit, query.offset))
 
 
 @bp.operation("/cameras", "POST", summary="Thêm camera / Register a camera", perm="cameras.manage",

@@ -8,6 +8,7 @@ interval and check ``may_capture(camera)`` again right before each grab.
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from ..errors import ConflictError, NotFoundError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope, member_of
+from ..tenants.scoping import current_scope, ids_select, ids_value
 from ..tenants.services import get_scoped
 from . import crypto, urls
 from .models import Camera, CameraConsent
@@ -55,30 +56,39 @@ def active_consent(camera: Camera) -> CameraConsent | None:
 
 def may_capture(camera: Camera) -> bool:
     """The same rule as ``capturable_cameras_query`` for one loaded camera."""
-    if camera.status not in CAPTURABLE_STATUSES:
+    return _capture_allowed(camera.status, camera.ownership, active_consent(camera))
+
+
+def _capture_allowed(status: str, ownership: str, consent) -> bool:
+    if status not in CAPTURABLE_STATUSES:
         return False
-    if camera.ownership not in SHARED:
+    if ownership not in SHARED:
         return True
-    consent = active_consent(camera)
     return consent is not None and consent.shares in ("live", "snapshots")
 
 
-def camera_json(c: Camera) -> dict:
-    """Never the password (not even encrypted): only whether one is set."""
-    consent = active_consent(c)
+_KEEP = object()
+
+
+def camera_json(c, consents=None, village=_KEEP) -> dict:
+    """Never the password (not even encrypted): only whether one is set. ``c`` is a Camera, or a
+    row of ``LIST_COLUMNS`` with its consents and village name given beside it."""
+    consents = c.consents if consents is None else consents
+    village = (c.village.name if c.village else None) if village is _KEEP else village
+    consent = next((k for k in consents if k.revoked_at is None), None)
     iso = lambda d: d.isoformat() if d else None  # noqa: E731
     return {
         "id": c.id, "commune_id": c.commune_id, "code": c.code, "name": c.name,
-        "village_id": c.village_id, "village": c.village.name if c.village else None, "road": c.road,
+        "village_id": c.village_id, "village": village, "road": c.road,
         "latitude": c.latitude, "longitude": c.longitude, "direction": c.direction, "kind": c.kind,
         "ownership": c.ownership, "owner_name": c.owner_name, "owner_contact": c.owner_contact,
         "recorder": c.recorder, "channel": c.channel, **sources_json(c),
         "has_password": bool(c.password_enc), "install_date": iso(c.install_date), "phase": c.phase,
         "status": c.status, "capture_interval": c.capture_interval, "health": c.health,
         "last_snapshot_at": iso(c.last_snapshot_at), "last_ok_at": iso(c.last_ok_at),
-        "capture_allowed": may_capture(c),
+        "capture_allowed": _capture_allowed(c.status, c.ownership, consent),
         "consent": consent_json(consent) if consent else None,
-        "consents": [consent_json(k) for k in c.consents],
+        "consents": [consent_json(k) for k in consents],
     }
 
 
@@ -109,25 +119,77 @@ def commune_for(unit_id: int, perm: str) -> AdminUnit:
     return unit
 
 
+def _listing(kind: str, unit_id: int | None, status: str | None, q: str | None, perm: str):
+    """A camera listing (``kind``: "cameras" for Camera objects, "rows" for ``LIST_COLUMNS``): its
+    statement, built once per shape, and the parameters to run it with."""
+    scope = current_scope()
+    params = {}
+    if not scope.system:
+        units = scope.units_with(perm)
+        if unit_id is not None and unit_id not in units:
+            raise NotFoundError()  # another commune's unit, or one that does not exist
+        params["perm_units"] = ids_value(units, _dialect())
+    if unit_id is not None:
+        params["unit_id"] = unit_id
+    if status:
+        params["status"] = status
+    if q:
+        params["like"] = f"%{q}%"
+    stmt = _listing_statement(kind, _dialect(), frozenset(params))
+    return stmt, params
+
+
+def _dialect() -> str:
+    return db.engine.dialect.name
+
+
+@functools.lru_cache(maxsize=64)
+def _listing_statement(kind: str, dialect: str, given: frozenset):
+    if kind == "cameras":
+        stmt = select(Camera)
+    else:
+        stmt = (select(*LIST_COLUMNS, Village.name.label("village_name"))
+                .outerjoin(Village, Village.id == Camera.village_id))
+    if "perm_units" in given:
+        stmt = stmt.where(Camera.commune_id.in_(ids_select("perm_units", dialect)))
+    if "unit_id" in given:
+        # The unit's own subtree: for a commune that is itself, straight off (commune_id, code).
+        parent = sa.orm.aliased(AdminUnit)
+        stmt = stmt.where(Camera.commune_id.in_(
+            select(AdminUnit.id).join(parent, AdminUnit.path.startswith(parent.path))
+            .where(parent.id == sa.bindparam("unit_id"))))
+    if "status" in given:
+        stmt = stmt.where(Camera.status == sa.bindparam("status"))
+    if "like" in given:
+        like = sa.bindparam("like")
+        stmt = stmt.where(sa.or_(Camera.code.ilike(like), Camera.name.ilike(like), Camera.road.ilike(like)))
+    return stmt.order_by(Camera.commune_id, Camera.code).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+
+
 def list_cameras(unit_id: int | None = None, status: str | None = None, q: str | None = None,
                  limit: int = 500, offset: int = 0, perm: str = "cameras.read") -> list[Camera]:
-    scope = current_scope()
-    stmt = select(Camera).order_by(Camera.commune_id, Camera.code)
-    if not scope.system:
-        stmt = stmt.where(member_of(Camera.commune_id, scope.units_with(perm)))
-    if unit_id is not None:
-        unit = get_scoped(AdminUnit, unit_id, perm)
-        if unit.is_commune:  # the usual case: one commune's cameras, straight off (commune_id, code)
-            stmt = stmt.where(Camera.commune_id == unit.id)
-        else:
-            below = select(AdminUnit.id).where(AdminUnit.path.startswith(unit.path, autoescape=True))
-            stmt = stmt.where(Camera.commune_id.in_(below))
-    if status:
-        stmt = stmt.where(Camera.status == status)
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(sa.or_(Camera.code.ilike(like), Camera.name.ilike(like), Camera.road.ilike(like)))
-    return list(db.session.execute(stmt.limit(limit).offset(offset)).scalars())
+    stmt, params = _listing("cameras", unit_id, status, q, perm)
+    return list(db.session.execute(stmt, {**params, "limit": limit, "offset": offset}).scalars())
+
+
+# What a listing shows of a camera: everything but the reference view and bookkeeping.
+LIST_COLUMNS = tuple(getattr(Camera, c.key) for c in Camera.__table__.c
+                     if c.key not in ("reference_key", "reference_reset_at", "created_at"))
+
+
+def list_cameras_json(unit_id: int | None = None, status: str | None = None, q: str | None = None,
+                      limit: int = 500, offset: int = 0, perm: str = "cameras.read") -> list[dict]:
+    """``camera_json`` of a listing, read as plain rows: the API's camera list is read far more
+    often than it is written, and building ORM objects for it cost more than the query."""
+    stmt, params = _listing("rows", unit_id, status, q, perm)
+    rows = db.session.execute(stmt, {**params, "limit": limit, "offset": offset}).all()
+    shared = [r.id for r in rows if r.ownership in SHARED]  # only shared cameras carry consents
+    consents: dict[int, list] = {}
+    if shared:
+        for k in db.session.execute(select(CameraConsent).where(CameraConsent.camera_id.in_(shared))
+                                    .order_by(CameraConsent.id)).scalars():
+            consents.setdefault(k.camera_id, []).append(k)
+    return [camera_json(r, consents.get(r.id, ()), r.village_name) for r in rows]
 
 
 def _check_values(commune_id: int, values: dict, config=None) -> dict:

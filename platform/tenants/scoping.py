@@ -159,20 +159,35 @@ def _id_literal(ids: frozenset) -> str:
     return "{" + ",".join(str(int(i)) for i in sorted(ids)) + "}"
 
 
+def ids_select(name: str, dialect: str):
+    """SELECT of the unit ids handed over as the parameter ``name`` (value: ``ids_value``), for
+    statements built once and run with many sets of ids."""
+    if dialect == "postgresql":
+        return select(func.unnest(bindparam(name, type_=_IdArray())))
+    return select(func.json_each(bindparam(name, type_=String())).table_valued("value").c.value)
+
+
+def ids_value(ids: frozenset, dialect: str) -> str:
+    """The parameter of ``ids_select``: '{1,2}' for PostgreSQL's integer[], '[1,2]' for SQLite's json_each."""
+    return _id_literal(ids) if dialect == "postgresql" else _json_ids(ids)
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_ids(ids: frozenset) -> str:
+    return "[" + ",".join(str(int(i)) for i in sorted(ids)) + "]"
+
+
 SCOPE_PARAM = "camnet_scope_ids"
-
-
-# The scope's unit ids as one named parameter, filled in per statement (``install``).
-_PG_IDS = select(func.unnest(bindparam(SCOPE_PARAM, type_=_IdArray())))
-_SQLITE_IDS = select(func.json_each(bindparam(SCOPE_PARAM, type_=String())).table_valued("value").c.value)
+_PG_IDS = ids_select(SCOPE_PARAM, "postgresql")
+_SQLITE_IDS = ids_select(SCOPE_PARAM, "sqlite")
 
 # One loader criterion for every ``Scoped`` class, the same object for every scope: the ids travel
 # as the parameter ``camnet_scope_ids``. SQLAlchemy's statement cache key then costs one option,
 # not one per scoped class (a criterion per class and scope cost ~0.2 ms a statement), and the
 # compiled SQL is shared by all principals. One lambda per dialect: SQLAlchemy caches a lambda's
 # expression by its code.
-# SQLAlchemy calls the lambda once with the mixin itself, which has no column: it gets a stand-in.
 def _column_of(cls):
+    """SQLAlchemy calls the lambda once with the mixin itself, which has no column: a stand-in."""
     name = cls.__scope_column__
     return getattr(cls, name) if hasattr(cls, name) else literal_column(name)
 
@@ -183,17 +198,6 @@ _CRITERIA = {
     "sqlite": with_loader_criteria(Scoped, lambda cls: _column_of(cls).in_(_SQLITE_IDS),
                                    include_aliases=True, track_closure_variables=False),
 }
-
-
-def _param_value(scope: Scope, dialect: str) -> str:
-    if dialect == "postgresql":
-        return _id_literal(scope.unit_ids)
-    return _json_ids(scope.unit_ids)
-
-
-@functools.lru_cache(maxsize=1024)
-def _json_ids(ids: frozenset) -> str:
-    return "[" + ",".join(str(int(i)) for i in sorted(ids)) + "]"
 
 
 def install(db) -> None:
@@ -213,7 +217,7 @@ def install(db) -> None:
             return
         dialect = _dialect_name()
         state.statement = state.statement.options(_CRITERIA[dialect])
-        value = _param_value(scope, dialect)
+        value = ids_value(scope.unit_ids, dialect)
         params = state.parameters
         if isinstance(params, list):
             state.parameters = [{**p, SCOPE_PARAM: value} for p in params]

@@ -1,11 +1,12 @@
 """Tenant services: units, villages, users, grants, tokens, sign-in. They validate and own the transaction."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import lazyload
 
 from ..errors import ConflictError, ForbiddenError, NotFoundError, TooManyRequests, ValidationFailed
@@ -217,21 +218,28 @@ def principal_for_token(secret: str) -> tuple[User, Scope] | None:
     in one round trip: one row per grant (or one row with no grant)."""
     if not secret.startswith("cn_"):
         return None
-    from .roles import grant_columns, scope_from_grants
+    from .roles import scope_from_grants
 
-    now = datetime.now(timezone.utc)
     with system_scope():
-        rows = db.session.execute(
-            select(User, *grant_columns()).join(ApiToken, ApiToken.user_id == User.id)
-            .outerjoin(RoleGrant, RoleGrant.user_id == User.id).outerjoin(RoleGrant.unit)
-            .where(ApiToken.token_hash == _token_hash(secret), ApiToken.revoked_at.is_(None),
-                   or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), User.active.is_(True))
-            .options(lazyload(User.grants))  # the scope is built from the rows; most requests never need them
-        ).all()
+        rows = db.session.execute(_principal_statement(), {
+            "token_hash": _token_hash(secret), "now": datetime.now(timezone.utc)}).all()
         if not rows:
             return None
         user = rows[0][0]
         return user, scope_from_grants(user.id, user.unit_id, [row[1:] for row in rows])
+
+
+@functools.cache
+def _principal_statement():
+    """Built once: every API request runs it, and building it cost as much as running it."""
+    from .roles import grant_columns
+
+    return (select(User, *grant_columns()).join(ApiToken, ApiToken.user_id == User.id)
+            .outerjoin(RoleGrant, RoleGrant.user_id == User.id).outerjoin(RoleGrant.unit)
+            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                   or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
+                   User.active.is_(True))
+            .options(lazyload(User.grants)))  # the scope is built from the rows; most requests never need them
 
 
 # ---- sign-in -----------------------------------------------------------------------------
