@@ -89,6 +89,35 @@ def start_server(dbname: str, port: int, workers: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [master] + [int(p) for p in children.read_text().split()] if children.exists() else [master]
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
 def load(port: int, token: str, paths, clients: int, seconds: float) -> dict:
     latencies: list[float] = []
     errors = [0]
@@ -138,6 +167,7 @@ def main():
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", default="", help="run only endpoints whose label contains this")
     args = parser.parse_args()
     info = prepare(args.db)
     port = free_port()
@@ -155,12 +185,20 @@ def main():
     try:
         print(f"gunicorn gevent x{args.workers} on 127.0.0.1:{port}, {args.clients} clients, "
               f"{args.seconds:.0f} s per endpoint, database {args.db}")
-        print(f"{'endpoint':<26} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/goal':>9} {'errors':>7}")
+        print(f"{'endpoint':<26} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/goal':>9} "
+              f"{'errors':>7} {'CPU ms/request: web':>20} {'postgres':>9} {'client':>7}")
         for label, paths in cases:
+            if args.only not in label:
+                continue
             load(port, info["token"], paths, min(4, args.clients), 1.0)  # warm up
+            web, pg = server_pids(server.pid), postgres_pids()
+            before = cpu_seconds(web), cpu_seconds(pg), time.process_time()
             r = load(port, info["token"], paths, args.clients, args.seconds)
+            spent = [(after - b) * 1000 / max(r["n"], 1) for after, b in
+                     zip((cpu_seconds(web), cpu_seconds(set(pg) | set(postgres_pids())), time.process_time()), before, strict=True)]
             print(f"{label:<26} {r['n']:>9,} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                  f"{r['p99'] / GOAL_P99_MS:>8.2f}x {r['errors']:>7}", flush=True)
+                  f"{r['p99'] / GOAL_P99_MS:>8.2f}x {r['errors']:>7} {spent[0]:>20.2f} {spent[1]:>9.2f} "
+                  f"{spent[2]:>7.2f}", flush=True)
         if not info["sponsor"]:
             print("sponsor report: no sponsors in this database (run the billing part of bench/province.py)")
     finally:

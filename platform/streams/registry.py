@@ -124,13 +124,18 @@ def _listing(kind: str, unit_id: int | None, status: str | None, q: str | None, 
     statement, built once per shape, and the parameters to run it with."""
     scope = current_scope()
     params = {}
-    if not scope.system:
-        units = scope.units_with(perm)
-        if unit_id is not None and unit_id not in units:
+    units = None if scope.system else scope.units_with(perm)
+    if unit_id is not None and units is not None:
+        if unit_id not in units:
             raise NotFoundError()  # another commune's unit, or one that does not exist
-        params["perm_units"] = ids_value(units, _dialect())
-    if unit_id is not None:
-        params["unit_id"] = unit_id
+        units = scope.units_below(unit_id, perm)
+    if units is not None:
+        if len(units) == 1:  # one commune: straight off the (commune_id, code) index
+            params["commune_id"] = next(iter(units))
+        else:
+            params["units"] = ids_value(units, _dialect())
+    if unit_id is not None and units is None:
+        params["unit_id"] = unit_id  # the subtree, found by the database
     if status:
         params["status"] = status
     if q:
@@ -148,12 +153,13 @@ def _listing_statement(kind: str, dialect: str, given: frozenset):
     if kind == "cameras":
         stmt = select(Camera)
     else:
-        stmt = (select(*LIST_COLUMNS, Village.name.label("village_name"))
-                .outerjoin(Village, Village.id == Camera.village_id))
-    if "perm_units" in given:
-        stmt = stmt.where(Camera.commune_id.in_(ids_select("perm_units", dialect)))
+        village = select(Village.name).where(Village.id == Camera.village_id).scalar_subquery()
+        stmt = select(*LIST_COLUMNS, village.label("village_name"))
+    if "commune_id" in given:
+        stmt = stmt.where(Camera.commune_id == sa.bindparam("commune_id"))
+    if "units" in given:
+        stmt = stmt.where(Camera.commune_id.in_(ids_select("units", dialect)))
     if "unit_id" in given:
-        # The unit's own subtree: for a commune that is itself, straight off (commune_id, code).
         parent = sa.orm.aliased(AdminUnit)
         stmt = stmt.where(Camera.commune_id.in_(
             select(AdminUnit.id).join(parent, AdminUnit.path.startswith(parent.path))

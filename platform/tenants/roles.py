@@ -94,15 +94,16 @@ def _expand(grants: tuple, home_unit: int | None, newest_unit: int | None) -> tu
     from .models import AdminUnit
 
     perms: dict[int, set[str]] = {}
+    paths: dict[int, str] = {}
     for role, path in grants:
         rows = db.session.execute(
-            select(AdminUnit.id).where(AdminUnit.path.startswith(path, autoescape=True))
-        ).scalars()
-        for uid in rows:
+            select(AdminUnit.id, AdminUnit.path).where(AdminUnit.path.startswith(path, autoescape=True)))
+        for uid, upath in rows:
             perms.setdefault(uid, set()).update(ROLE_PERMISSIONS.get(role, ()))
+            paths[uid] = upath
     # Everyone sees their own home unit (name on the page), nothing more without a grant.
     perms.setdefault(home_unit, set())
-    return frozenset(perms), Perms({k: frozenset(v) for k, v in perms.items()})
+    return frozenset(perms), Perms({k: frozenset(v) for k, v in perms.items()}, paths=paths)
 
 
 def roles_of(user) -> list[str]:

@@ -36,16 +36,29 @@ class Scoped:
 
 class Perms(dict):
     """unit id -> permissions, shared by every request of the same grants (never mutated), which
-    remembers the units holding each permission once they have been asked for."""
+    remembers the units holding each permission once they have been asked for. ``paths`` holds
+    the tree path of each unit, so subtrees within the scope need no query."""
 
-    def __init__(self, *args, **kw):
+    def __init__(self, *args, paths: dict | None = None, **kw):
         super().__init__(*args, **kw)
+        self.paths = paths or {}
         self._units_with: dict[str, frozenset] = {}
+        self._below: dict[tuple, frozenset] = {}
 
     def units_with(self, perm: str) -> frozenset:
         found = self._units_with.get(perm)
         if found is None:
             found = self._units_with[perm] = frozenset(u for u, p in self.items() if perm in p)
+        return found
+
+    def units_below(self, unit_id: int, perm: str) -> frozenset:
+        """The units at or below ``unit_id`` holding ``perm`` (empty when it holds no path)."""
+        key = (unit_id, perm)
+        found = self._below.get(key)
+        if found is None:
+            root = self.paths.get(unit_id)
+            found = self._below[key] = frozenset(
+                u for u in self.units_with(perm) if root is not None and self.paths.get(u, "").startswith(root))
         return found
 
 
@@ -71,6 +84,12 @@ class Scope:
         if isinstance(self.perms, Perms):
             return self.perms.units_with(perm)
         return frozenset(u for u, p in self.perms.items() if perm in p)
+
+    def units_below(self, unit_id: int, perm: str) -> frozenset | None:
+        """Units at or below ``unit_id`` holding ``perm``; None when the scope knows no paths."""
+        if isinstance(self.perms, Perms) and self.perms.paths:
+            return self.perms.units_below(unit_id, perm)
+        return None
 
 
 EMPTY = Scope()
