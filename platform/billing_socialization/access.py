@@ -56,17 +56,17 @@ def own_household(commune_id: int, household_ref: str | None) -> bool:
     return bool(ref) and ref == household_ref and current_scope().can(HOUSEHOLD_OWN, commune_id)
 
 
-def load(model, object_id: int):
-    row = db.session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
+def load(model, object_id: int, options: tuple = ()):
+    row = db.session.execute(select(model).where(model.id == object_id).options(*options)).scalar_one_or_none()
     if row is None:
         raise NotFoundError()
     return row
 
 
-def sponsor_for_read(sponsor_id: int):
+def sponsor_for_read(sponsor_id: int, options: tuple = ()):
     from .models import Sponsor
 
-    row = load(Sponsor, sponsor_id)
+    row = load(Sponsor, sponsor_id, options)
     if current_scope().can(READ, row.commune_id) or own_sponsor(row):
         return row
     raise NotFoundError()

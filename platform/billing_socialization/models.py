@@ -43,6 +43,8 @@ class Sponsor(Scoped, db.Model):
     tax_code: Mapped[str | None] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    commune = relationship("AdminUnit", viewonly=True)
+
 
 class FundingPhase(Scoped, db.Model):
     """Giai đoạn: a programme phase with its target (e.g. Hồ Xá phase 1: 20 cameras)."""
@@ -202,7 +204,7 @@ class Account(Scoped, db.Model):
     name: Mapped[str] = mapped_column(sa.String(250))
     type: Mapped[str] = mapped_column(sa.String(12))  # money | receivable | fund | allocated | asset | expense
     kind: Mapped[str | None] = mapped_column(sa.String(16))  # expense kind for asset/expense accounts
-    sponsor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sponsors.id"))
+    sponsor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sponsors.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("share_campaigns.id"))
     village_id: Mapped[int | None] = mapped_column(sa.ForeignKey("villages.id"))
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from ..errors import NotFoundError
 from ..extensions import db
@@ -141,6 +142,10 @@ def _shares_by_village(commune_id: int, collected: dict[int, int]) -> list[dict]
     return sorted(out.values(), key=lambda v: v["village"])
 
 
+# Loader options for a sponsor about to be reported on: its commune in the same statement.
+SPONSOR_WITH_COMMUNE = (joinedload(Sponsor.commune),)
+
+
 def sponsor_summary(sponsor: Sponsor | int) -> dict:
     """Pledged, paid, allocations, funded cameras with status and 30-day uptime, and the chain head.
     ``sponsor`` is a row already checked by the caller, or its id."""
@@ -148,26 +153,24 @@ def sponsor_summary(sponsor: Sponsor | int) -> dict:
 
     if not isinstance(sponsor, Sponsor):
         sponsor = db.session.execute(select(Sponsor).where(Sponsor.id == sponsor)).scalar_one()
-    unit = db.session.get(AdminUnit, sponsor.commune_id)
+    unit = sponsor.commune  # loaded with the sponsor where the caller asked for it (``SPONSOR_WITH_COMMUNE``)
     if unit is None:
         raise NotFoundError()
     position = sponsor_position(sponsor)
     pledges = list(db.session.execute(select(Pledge).where(Pledge.sponsor_id == sponsor.id)
                                       .order_by(Pledge.id)).scalars())
     pledged = sum(p.paid if p.status == "cancelled" else p.amount for p in pledges)
-    phases = {p.id: p for p in db.session.execute(
-        select(FundingPhase).where(FundingPhase.commune_id == sponsor.commune_id)).scalars()}
     allocations, camera_ids, phase_names = [], [], []
     cams_by_id = {}
-    for alloc in db.session.execute(select(Allocation).where(Allocation.sponsor_id == sponsor.id)
-                                    .order_by(Allocation.id)).scalars():
-        phase = phases.get(alloc.phase_id)
-        allocations.append({"id": alloc.id, "amount": alloc.amount, "phase": phase.name if phase else None,
+    for alloc, phase in db.session.execute(
+            select(Allocation, FundingPhase.name).outerjoin(FundingPhase, FundingPhase.id == Allocation.phase_id)
+            .where(Allocation.sponsor_id == sponsor.id).order_by(Allocation.id)).all():
+        allocations.append({"id": alloc.id, "amount": alloc.amount, "phase": phase,
                             "camera_id": alloc.camera_id, "note": alloc.note})
         if alloc.camera_id:
             camera_ids.append(alloc.camera_id)
-        if alloc.phase_id is not None:
-            phase_names.append(phases[alloc.phase_id].name)
+        if phase is not None:
+            phase_names.append(phase)
     conds = ([Camera.id.in_(camera_ids)] if camera_ids else []) + (
         [Camera.phase.in_(phase_names)] if phase_names else [])
     cams = list(db.session.execute(select(Camera).where(Camera.commune_id == sponsor.commune_id, or_(*conds))

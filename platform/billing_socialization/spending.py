@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..errors import ConflictError, ValidationFailed
 from ..extensions import db
@@ -15,7 +15,7 @@ from ..tenants import audit
 from ..tenants.services import get_scoped
 from . import access, ledger
 from .funders import phase_in, sponsor_in
-from .models import Account, Allocation, Expense, FundingPhase, JournalTransaction, Sponsor
+from .models import Account, Allocation, Expense, FundingPhase, JournalTransaction, LedgerBalance, Sponsor
 
 ATTACHMENT_TYPES = {"application/pdf", "image/jpeg", "image/png"}
 MAX_ATTACHMENT = 10 * 1024 * 1024
@@ -125,14 +125,13 @@ def list_expenses(commune_id: int, limit: int = 500) -> list[Expense]:
 
 def sponsor_position(sponsor: Sponsor) -> dict:
     """Paid and allocated so far, from the ledger (balances of the sponsor's three accounts)."""
-    accts = {a.type: a.id for a in db.session.execute(
-        select(Account).where(Account.sponsor_id == sponsor.id)).scalars()}
-    bal: dict[int, int] = {}
-    for (a, _p), v in ledger.balances(sponsor.commune_id).items():
-        bal[a] = bal.get(a, 0) + v
-    receivable = bal.get(accts.get("receivable"), 0)
-    fund = bal.get(accts.get("fund"), 0)
-    allocated = -bal.get(accts.get("allocated"), 0)
+    bal = dict(db.session.execute(
+        select(Account.type, func.coalesce(func.sum(LedgerBalance.amount), 0))
+        .outerjoin(LedgerBalance, LedgerBalance.account_id == Account.id)
+        .where(Account.sponsor_id == sponsor.id).group_by(Account.type)).all())
+    receivable = int(bal.get("receivable", 0))
+    fund = int(bal.get("fund", 0))
+    allocated = -int(bal.get("allocated", 0))
     paid = -(receivable + fund) + allocated  # allocation moves fund -> allocated; paid is unchanged
     return {"outstanding": receivable, "paid": paid, "allocated": allocated, "unallocated": paid - allocated}
 
