@@ -19,7 +19,7 @@ from ..errors import ConflictError, NotFoundError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope, ids_select, ids_value
+from ..tenants.scoping import current_scope, ids_value, in_ids
 from ..tenants.services import get_scoped
 from . import crypto, urls
 from .models import Camera, CameraConsent
@@ -158,7 +158,7 @@ def _listing_statement(kind: str, dialect: str, given: frozenset):
     if "commune_id" in given:
         stmt = stmt.where(Camera.commune_id == sa.bindparam("commune_id"))
     if "units" in given:
-        stmt = stmt.where(Camera.commune_id.in_(ids_select("units", dialect)))
+        stmt = stmt.where(in_ids(Camera.commune_id, "units", dialect))
     if "unit_id" in given:
         parent = sa.orm.aliased(AdminUnit)
         stmt = stmt.where(Camera.commune_id.in_(

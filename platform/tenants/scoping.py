@@ -14,7 +14,7 @@ import contextvars
 import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, String, TypeDecorator, bindparam, event, func, literal_column, select
+from sqlalchemy import Integer, String, TypeDecorator, bindparam, event, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, with_loader_criteria
@@ -168,8 +168,16 @@ def member_of(column, ids, dialect: str | None = None):
     selective one (``commune_id = 7`` then fell back to a sequential scan). SQLite keeps IN."""
     if (dialect or _dialect_name()) == "postgresql":
         literal = _id_literal(ids if isinstance(ids, frozenset) else frozenset(ids))
-        return column.in_(select(func.unnest(bindparam(None, literal, type_=_IdArray()))))
+        return as_filter(column.in_(select(func.unnest(bindparam(None, literal, type_=_IdArray())))))
     return column.in_(sorted(ids))
+
+
+def as_filter(membership):
+    """``membership OR false``: the same rows, but PostgreSQL cannot pull an IN (SELECT ...) out of
+    an OR into a join, so it stays a hashed SubPlan tested on each row where the rest of the plan
+    puts it. As a semi-join it was hashed against the table instead, which threw away the order an
+    index gives: a camera's newest 50 snapshots read every snapshot of the camera and sorted them."""
+    return or_(membership, literal_column("false"))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -186,6 +194,12 @@ def ids_select(name: str, dialect: str):
     return select(func.json_each(bindparam(name, type_=String())).table_valued("value").c.value)
 
 
+def in_ids(column, name: str, dialect: str):
+    """``column IN ids_select(name)``, kept a per-row filter on PostgreSQL (``as_filter``)."""
+    membership = column.in_(ids_select(name, dialect))
+    return as_filter(membership) if dialect == "postgresql" else membership
+
+
 def ids_value(ids: frozenset, dialect: str) -> str:
     """The parameter of ``ids_select``: '{1,2}' for PostgreSQL's integer[], '[1,2]' for SQLite's json_each."""
     return _id_literal(ids) if dialect == "postgresql" else _json_ids(ids)
@@ -197,14 +211,21 @@ def _json_ids(ids: frozenset) -> str:
 
 
 SCOPE_PARAM = "camnet_scope_ids"
-_PG_IDS = ids_select(SCOPE_PARAM, "postgresql")
-_SQLITE_IDS = ids_select(SCOPE_PARAM, "sqlite")
 
 # One loader criterion for every ``Scoped`` class, the same object for every scope: the ids travel
 # as the parameter ``camnet_scope_ids``. SQLAlchemy's statement cache key then costs one option,
 # not one per scoped class (a criterion per class and scope cost ~0.2 ms a statement), and the
 # compiled SQL is shared by all principals. One lambda per dialect: SQLAlchemy caches a lambda's
 # expression by its code.
+# (Helpers, not literals, inside the lambdas: SQLAlchemy turns a literal it sees there into a parameter.)
+def _pg_scope(column):
+    return in_ids(column, SCOPE_PARAM, "postgresql")
+
+
+def _sqlite_scope(column):
+    return in_ids(column, SCOPE_PARAM, "sqlite")
+
+
 def _column_of(cls):
     """SQLAlchemy calls the lambda once with the mixin itself, which has no column: a stand-in."""
     name = cls.__scope_column__
@@ -212,9 +233,9 @@ def _column_of(cls):
 
 
 _CRITERIA = {
-    "postgresql": with_loader_criteria(Scoped, lambda cls: _column_of(cls).in_(_PG_IDS),
+    "postgresql": with_loader_criteria(Scoped, lambda cls: _pg_scope(_column_of(cls)),
                                        include_aliases=True, track_closure_variables=False),
-    "sqlite": with_loader_criteria(Scoped, lambda cls: _column_of(cls).in_(_SQLITE_IDS),
+    "sqlite": with_loader_criteria(Scoped, lambda cls: _sqlite_scope(_column_of(cls)),
                                    include_aliases=True, track_closure_variables=False),
 }
 
