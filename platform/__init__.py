@@ -10,7 +10,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the web app. ``config`` overrides what the environment says."""
-    from . import append_only, apispec, cli, coord, errors, i18n, models, settings, storage
+    from . import append_only, apispec, cli, coord, errors, i18n, models, settings, storage, transactions
     from .extensions import csrf, db, login_manager, migrate
     from .ops import health as ops_health, logs as ops_logs, metrics as ops_metrics
     from .tenants import auth, scoping
@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     scoping.install(db)
     append_only.install()
+    transactions.install(app, db)
     app.extensions["camnet.coord"] = coord.store_for(app.config)
     app.extensions["camnet.storage"] = storage.store_for(app.config)
     auth.init_app(app)
