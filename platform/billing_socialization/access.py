@@ -1,9 +1,11 @@
 """Who may see which funding record: the commune's readers, a sponsor its own, a household its shares."""
 from __future__ import annotations
 
+import functools
+
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..errors import ForbiddenError, NotFoundError
 from ..extensions import db
@@ -57,10 +59,15 @@ def own_household(commune_id: int, household_ref: str | None) -> bool:
 
 
 def load(model, object_id: int, options: tuple = ()):
-    row = db.session.execute(select(model).where(model.id == object_id).options(*options)).scalar_one_or_none()
+    row = db.session.execute(_load_statement(model, options), {"id": object_id}).scalar_one_or_none()
     if row is None:
         raise NotFoundError()
     return row
+
+
+@functools.lru_cache(maxsize=64)
+def _load_statement(model, options: tuple):
+    return select(model).where(model.id == bindparam("id")).options(*options)
 
 
 def sponsor_for_read(sponsor_id: int, options: tuple = ()):

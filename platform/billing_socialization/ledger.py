@@ -8,12 +8,13 @@ does the same there, and the unique (commune_id, seq) refuses any fork.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from ..errors import ValidationFailed
 from ..extensions import db
@@ -110,12 +111,15 @@ def canonical(commune_id, seq, kind, occurred_on, memo, phase_id, ref_type, ref_
 
 
 def head(commune_id: int) -> tuple[int, str]:
-    row = db.session.execute(
-        select(JournalTransaction.seq, JournalTransaction.hash)
-        .where(JournalTransaction.commune_id == commune_id)
-        .order_by(JournalTransaction.seq.desc()).limit(1)
-    ).first()
+    row = db.session.execute(_head_statement(), {"commune_id": commune_id}).first()
     return (row[0], row[1]) if row else (0, GENESIS)
+
+
+@functools.cache
+def _head_statement():
+    return (select(JournalTransaction.seq, JournalTransaction.hash)
+            .where(JournalTransaction.commune_id == bindparam("commune_id"))
+            .order_by(JournalTransaction.seq.desc()).limit(1))
 
 
 def validate_lines(commune_id: int, lines: list[tuple[Account, int]], field: str = "postings") -> None:

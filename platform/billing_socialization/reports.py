@@ -8,11 +8,12 @@ caller (a route) does. Money figures come from the balance cache of the postings
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..errors import NotFoundError
@@ -142,6 +143,19 @@ def _shares_by_village(commune_id: int, collected: dict[int, int]) -> list[dict]
     return sorted(out.values(), key=lambda v: v["village"])
 
 
+@functools.cache
+def _sponsor_statements() -> dict:
+    """A sponsor's rows, statements built once (building them cost a tenth of a report's time)."""
+    sponsor_id = bindparam("sponsor_id")
+    return {
+        "pledges": select(Pledge).where(Pledge.sponsor_id == sponsor_id).order_by(Pledge.id),
+        "allocations": select(Allocation, FundingPhase.name)
+        .outerjoin(FundingPhase, FundingPhase.id == Allocation.phase_id)
+        .where(Allocation.sponsor_id == sponsor_id).order_by(Allocation.id),
+        "receipts": select(Receipt).where(Receipt.sponsor_id == sponsor_id).order_by(Receipt.received_on, Receipt.id),
+    }
+
+
 # Loader options for a sponsor about to be reported on: its commune in the same statement.
 SPONSOR_WITH_COMMUNE = (joinedload(Sponsor.commune),)
 
@@ -157,14 +171,12 @@ def sponsor_summary(sponsor: Sponsor | int) -> dict:
     if unit is None:
         raise NotFoundError()
     position = sponsor_position(sponsor)
-    pledges = list(db.session.execute(select(Pledge).where(Pledge.sponsor_id == sponsor.id)
-                                      .order_by(Pledge.id)).scalars())
+    statements, params = _sponsor_statements(), {"sponsor_id": sponsor.id}
+    pledges = list(db.session.execute(statements["pledges"], params).scalars())
     pledged = sum(p.paid if p.status == "cancelled" else p.amount for p in pledges)
     allocations, camera_ids, phase_names = [], [], []
     cams_by_id = {}
-    for alloc, phase in db.session.execute(
-            select(Allocation, FundingPhase.name).outerjoin(FundingPhase, FundingPhase.id == Allocation.phase_id)
-            .where(Allocation.sponsor_id == sponsor.id).order_by(Allocation.id)).all():
+    for alloc, phase in db.session.execute(statements["allocations"], params).all():
         allocations.append({"id": alloc.id, "amount": alloc.amount, "phase": phase,
                             "camera_id": alloc.camera_id, "note": alloc.note})
         if alloc.camera_id:
@@ -181,8 +193,7 @@ def sponsor_summary(sponsor: Sponsor | int) -> dict:
     for a in allocations:
         cam = cams_by_id.get(a["camera_id"])
         a["camera_code"] = cam.code if cam else None
-    receipts = list(db.session.execute(select(Receipt).where(Receipt.sponsor_id == sponsor.id)
-                                       .order_by(Receipt.received_on, Receipt.id)).scalars())
+    receipts = list(db.session.execute(statements["receipts"], params).scalars())
     seq, head_hash = ledger.head(sponsor.commune_id)
     return {
         "sponsor": {"id": sponsor.id, "name": sponsor.name, "kind": sponsor.kind, "commune_id": unit.id,

@@ -1,12 +1,13 @@
 """Money out and earmarks: expenses with invoices in object storage, allocations, manual adjustments."""
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..errors import ConflictError, ValidationFailed
 from ..extensions import db
@@ -125,15 +126,19 @@ def list_expenses(commune_id: int, limit: int = 500) -> list[Expense]:
 
 def sponsor_position(sponsor: Sponsor) -> dict:
     """Paid and allocated so far, from the ledger (balances of the sponsor's three accounts)."""
-    bal = dict(db.session.execute(
-        select(Account.type, func.coalesce(func.sum(LedgerBalance.amount), 0))
-        .outerjoin(LedgerBalance, LedgerBalance.account_id == Account.id)
-        .where(Account.sponsor_id == sponsor.id).group_by(Account.type)).all())
+    bal = dict(db.session.execute(_position_statement(), {"sponsor_id": sponsor.id}).all())
     receivable = int(bal.get("receivable", 0))
     fund = int(bal.get("fund", 0))
     allocated = -int(bal.get("allocated", 0))
     paid = -(receivable + fund) + allocated  # allocation moves fund -> allocated; paid is unchanged
     return {"outstanding": receivable, "paid": paid, "allocated": allocated, "unallocated": paid - allocated}
+
+
+@functools.cache
+def _position_statement():
+    return (select(Account.type, func.coalesce(func.sum(LedgerBalance.amount), 0))
+            .outerjoin(LedgerBalance, LedgerBalance.account_id == Account.id)
+            .where(Account.sponsor_id == bindparam("sponsor_id")).group_by(Account.type))
 
 
 def allocate(commune_id: int, data) -> Allocation:
