@@ -21,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MIGRATIONS_DIR"] = app.config.get("MIGRATIONS_DIR") or MIGRATIONS_DIR
     app.config.update(config or {})
     settings.validate(app.config)
+    settings.pool_options(app.config)
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)

@@ -123,21 +123,27 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": environment == "production",
         "WTF_CSRF_TIME_LIMIT": None,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(env),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # PostgreSQL connections kept, and allowed beyond, per process (``pool_options``)
+        "DB_POOL_SIZE": env_int("DB_POOL_SIZE", 20, env),
+        "DB_MAX_OVERFLOW": env_int("DB_MAX_OVERFLOW", 10, env),
+        "DB_POOL_TIMEOUT": env_int("DB_POOL_TIMEOUT", 10, env),
     }
 
 
-def engine_options(env) -> dict:
-    """Connection pool of each process. A gevent worker serves many requests at once: with the
-    library's 5 kept connections, every request beyond them opened and closed its own (a new
-    PostgreSQL backend each time). Keep as many as a worker usually has requests in flight;
-    ``DB_POOL_SIZE`` x processes must stay under the server's max_connections (or PgBouncer's pool)."""
-    options = {"pool_pre_ping": True}
-    url = env_str("DATABASE_URL", "", env) or ""
-    if not url.startswith("sqlite"):
-        options.update(pool_size=env_int("DB_POOL_SIZE", 20, env), max_overflow=env_int("DB_MAX_OVERFLOW", 10, env),
-                       pool_timeout=env_int("DB_POOL_TIMEOUT", 10, env))
-    return options
+def pool_options(config) -> None:
+    """Size the connection pool of each process, once the database URL is final (a caller's config
+    may change it; SQLite's pools take no size). A gevent worker serves many requests at once:
+    with the library's 5 kept connections, every request beyond them opened and closed its own
+    (a new PostgreSQL backend each time). Processes x (size + overflow) must stay under the
+    server's max_connections, or PgBouncer's pool."""
+    if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        return
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    options.setdefault("pool_size", config["DB_POOL_SIZE"])
+    options.setdefault("max_overflow", config["DB_MAX_OVERFLOW"])
+    options.setdefault("pool_timeout", config["DB_POOL_TIMEOUT"])
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def validate(config) -> None:

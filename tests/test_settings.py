@@ -52,3 +52,21 @@ def test_production_sets_secure_cookies(tmp_path):
 def test_bad_typed_setting_names_the_variable():
     with pytest.raises(settings.SettingsError, match="LOGIN_MAX_FAILURES"):
         settings.from_env(env={"LOGIN_MAX_FAILURES": "many"})
+
+
+def test_connection_pool_is_sized_for_a_server_database_only(make_app, tmp_path):
+    """The sizes follow the final URL: a caller's config may turn the environment's SQLite into
+    PostgreSQL (as the tests do), and SQLite's pools refuse a size."""
+    from camnet.extensions import db
+
+    app = make_app("postgres", {"DB_POOL_SIZE": 7, "DB_MAX_OVERFLOW": 3})
+    with app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (7, 3)
+    app = make_app("sqlite", {"DB_POOL_SIZE": 7})
+    assert "pool_size" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    with app.app_context():
+        assert db.engine.dialect.name == "sqlite"
+    assert settings.from_env(env={"DB_POOL_SIZE": "12"}, instance_path=str(tmp_path))["DB_POOL_SIZE"] == 12
+    with pytest.raises(settings.SettingsError, match="DB_POOL_SIZE"):
+        settings.from_env(env={"DB_POOL_SIZE": "many"}, instance_path=str(tmp_path))

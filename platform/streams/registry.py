@@ -19,7 +19,7 @@ from ..errors import ConflictError, NotFoundError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope, ids_value, in_ids
+from ..tenants.scoping import current_scope, dialect_name, ids_value, in_ids
 from ..tenants.services import get_scoped
 from . import crypto, urls
 from .models import Camera, CameraConsent
@@ -133,19 +133,15 @@ def _listing(kind: str, unit_id: int | None, status: str | None, q: str | None, 
         if len(units) == 1:  # one commune: straight off the (commune_id, code) index
             params["commune_id"] = next(iter(units))
         else:
-            params["units"] = ids_value(units, _dialect())
+            params["units"] = ids_value(units, dialect_name())
     if unit_id is not None and units is None:
         params["unit_id"] = unit_id  # the subtree, found by the database
     if status:
         params["status"] = status
     if q:
         params["like"] = f"%{q}%"
-    stmt = _listing_statement(kind, _dialect(), frozenset(params))
+    stmt = _listing_statement(kind, dialect_name(), frozenset(params))
     return stmt, params
-
-
-def _dialect() -> str:
-    return db.engine.dialect.name
 
 
 @functools.lru_cache(maxsize=64)

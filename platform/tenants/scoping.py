@@ -86,8 +86,8 @@ class Scope:
         return frozenset(u for u, p in self.perms.items() if perm in p)
 
     def units_below(self, unit_id: int, perm: str) -> frozenset | None:
-        """Units at or below ``unit_id`` holding ``perm``; None when the scope knows no paths."""
-        if isinstance(self.perms, Perms) and self.perms.paths:
+        """Units at or below ``unit_id`` holding ``perm``; None for a scope built without paths."""
+        if isinstance(self.perms, Perms):
             return self.perms.units_below(unit_id, perm)
         return None
 
@@ -138,7 +138,7 @@ def rls_settings(scope: Scope) -> tuple[str, str]:
     return ",".join(str(i) for i in sorted(scope.unit_ids)), "on" if scope.system else "off"
 
 
-def _dialect_name() -> str:
+def dialect_name() -> str:
     from ..extensions import db
 
     return db.engine.dialect.name
@@ -158,18 +158,16 @@ class _IdArray(TypeDecorator):
 
 
 def member_of(column, ids, dialect: str | None = None):
-    """``column IN ids`` for a set of unit ids of any size.
+    """``column IN ids`` for a set of unit ids of any size, the ids bound in the statement.
 
     On PostgreSQL it is ``column IN (SELECT unnest(one integer[] parameter))``: the SQL text is
     the same for ten ids or five hundred, so SQLAlchemy and psycopg reuse their compiled and
     converted statement (an IN list of ~500 placeholders cost ~10 ms of conversion per
     statement), and PostgreSQL tests rows against a hashed set built once. Unlike
     ``= ANY(array)`` it is never taken for a 500-probe index condition that crowds out a
-    selective one (``commune_id = 7`` then fell back to a sequential scan). SQLite keeps IN."""
-    if (dialect or _dialect_name()) == "postgresql":
-        literal = _id_literal(ids if isinstance(ids, frozenset) else frozenset(ids))
-        return as_filter(column.in_(select(func.unnest(bindparam(None, literal, type_=_IdArray())))))
-    return column.in_(sorted(ids))
+    selective one (``commune_id = 7`` then fell back to a sequential scan). SQLite reads a
+    JSON array the same way."""
+    return in_ids(column, None, dialect or dialect_name(), ids)
 
 
 def as_filter(membership):
@@ -186,17 +184,20 @@ def _id_literal(ids: frozenset) -> str:
     return "{" + ",".join(str(int(i)) for i in sorted(ids)) + "}"
 
 
-def ids_select(name: str, dialect: str):
-    """SELECT of the unit ids handed over as the parameter ``name`` (value: ``ids_value``), for
-    statements built once and run with many sets of ids."""
+def ids_select(name: str | None, dialect: str, ids=None):
+    """SELECT of unit ids handed over as one parameter: named ``name`` and filled in when the
+    statement runs (value: ``ids_value``), for statements built once and run with many sets of
+    ids; or, given ``ids``, bound right here."""
+    # without ids the parameter stays required: a statement run without it fails, it does not match NULL
+    given = {} if ids is None else {"value": ids_value(ids if isinstance(ids, frozenset) else frozenset(ids), dialect)}
     if dialect == "postgresql":
-        return select(func.unnest(bindparam(name, type_=_IdArray())))
-    return select(func.json_each(bindparam(name, type_=String())).table_valued("value").c.value)
+        return select(func.unnest(bindparam(name, type_=_IdArray(), **given)))
+    return select(func.json_each(bindparam(name, type_=String(), **given)).table_valued("value").c.value)
 
 
-def in_ids(column, name: str, dialect: str):
-    """``column IN ids_select(name)``, kept a per-row filter on PostgreSQL (``as_filter``)."""
-    membership = column.in_(ids_select(name, dialect))
+def in_ids(column, name: str | None, dialect: str, ids=None):
+    """``column IN ids_select(...)``, kept a per-row filter on PostgreSQL (``as_filter``)."""
+    membership = column.in_(ids_select(name, dialect, ids))
     return as_filter(membership) if dialect == "postgresql" else membership
 
 
@@ -255,7 +256,7 @@ def install(db) -> None:
         scope = current_scope()
         if scope.system:
             return
-        dialect = _dialect_name()
+        dialect = dialect_name()
         state.statement = state.statement.options(_CRITERIA[dialect])
         value = ids_value(scope.unit_ids, dialect)
         params = state.parameters
