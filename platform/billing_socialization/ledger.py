@@ -357,6 +357,18 @@ def check_balances(commune_id: int) -> list[dict]:
     return diffs
 
 
+def sponsor_balances(sponsor_id: int) -> dict[str, int]:
+    """Account type (receivable, fund, allocated) -> balance of one sponsor's accounts, from the cache."""
+    return {t: int(v) for t, v in db.session.execute(_sponsor_balances_statement(), {"sponsor_id": sponsor_id})}
+
+
+@functools.cache
+def _sponsor_balances_statement():
+    return (select(Account.type, func.coalesce(func.sum(LedgerBalance.amount), 0))
+            .outerjoin(LedgerBalance, LedgerBalance.account_id == Account.id)
+            .where(Account.sponsor_id == bindparam("sponsor_id")).group_by(Account.type))
+
+
 def balances(commune_id: int) -> dict[tuple[int, int], int]:
     """(account id, phase key) -> balance, from the cache."""
     return {(a, p): int(s) for a, p, s in db.session.execute(

@@ -1,13 +1,12 @@
 """Money out and earmarks: expenses with invoices in object storage, allocations, manual adjustments."""
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 
 from ..errors import ConflictError, ValidationFailed
 from ..extensions import db
@@ -16,7 +15,7 @@ from ..tenants import audit
 from ..tenants.services import get_scoped
 from . import access, ledger
 from .funders import phase_in, sponsor_in
-from .models import Account, Allocation, Expense, FundingPhase, JournalTransaction, LedgerBalance, Sponsor
+from .models import Account, Allocation, Expense, FundingPhase, JournalTransaction, Sponsor
 
 ATTACHMENT_TYPES = {"application/pdf", "image/jpeg", "image/png"}
 MAX_ATTACHMENT = 10 * 1024 * 1024
@@ -126,19 +125,12 @@ def list_expenses(commune_id: int, limit: int = 500) -> list[Expense]:
 
 def sponsor_position(sponsor: Sponsor) -> dict:
     """Paid and allocated so far, from the ledger (balances of the sponsor's three accounts)."""
-    bal = dict(db.session.execute(_position_statement(), {"sponsor_id": sponsor.id}).all())
-    receivable = int(bal.get("receivable", 0))
-    fund = int(bal.get("fund", 0))
-    allocated = -int(bal.get("allocated", 0))
+    bal = ledger.sponsor_balances(sponsor.id)
+    receivable = bal.get("receivable", 0)
+    fund = bal.get("fund", 0)
+    allocated = -bal.get("allocated", 0)
     paid = -(receivable + fund) + allocated  # allocation moves fund -> allocated; paid is unchanged
     return {"outstanding": receivable, "paid": paid, "allocated": allocated, "unallocated": paid - allocated}
-
-
-@functools.cache
-def _position_statement():
-    return (select(Account.type, func.coalesce(func.sum(LedgerBalance.amount), 0))
-            .outerjoin(LedgerBalance, LedgerBalance.account_id == Account.id)
-            .where(Account.sponsor_id == bindparam("sponsor_id")).group_by(Account.type))
 
 
 def allocate(commune_id: int, data) -> Allocation:

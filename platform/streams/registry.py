@@ -48,10 +48,11 @@ def capturable_cameras_query():
 
 
 def active_consent(camera: Camera) -> CameraConsent | None:
-    for consent in camera.consents:
-        if consent.revoked_at is None:
-            return consent
-    return None
+    return _first_active(camera.consents)
+
+
+def _first_active(consents) -> CameraConsent | None:
+    return next((k for k in consents if k.revoked_at is None), None)
 
 
 def may_capture(camera: Camera) -> bool:
@@ -75,7 +76,7 @@ def camera_json(c, consents=None, village=_KEEP) -> dict:
     row of ``LIST_COLUMNS`` with its consents and village name given beside it."""
     consents = c.consents if consents is None else consents
     village = (c.village.name if c.village else None) if village is _KEEP else village
-    consent = next((k for k in consents if k.revoked_at is None), None)
+    consent = _first_active(consents)
     iso = lambda d: d.isoformat() if d else None  # noqa: E731
     return {
         "id": c.id, "commune_id": c.commune_id, "code": c.code, "name": c.name,
