@@ -166,3 +166,28 @@ def test_session_cookie_is_httponly_and_samesite(app, world):
 def test_open_redirect_after_sign_in_is_refused(app, world):
     resp = app.test_client().post("/login?next=https://evil.example/", data={"username": "admin", "password": world.password})
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+def test_failures_either_side_of_a_redis_outage_add_up_to_a_lockout(app, world):
+    """Two failures while Redis cannot be reached are counted in this process, three more once it
+    is back go to the cluster: five in the window lock the account, as five on one side would."""
+    import socket
+
+    from camnet.coord import RedisStore
+
+    cluster_store = app.extensions["camnet.coord"]
+    with socket.socket() as s:  # a port nobody listens on: a real refused connection
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    client = app.test_client()
+    app.extensions["camnet.coord"] = RedisStore.from_url(f"redis://127.0.0.1:{dead_port}", "dead:")
+    try:
+        for _ in range(2):
+            assert client.post("/login", data={"username": "household_a", "password": "wrong"}).status_code == 401
+    finally:
+        app.extensions["camnet.coord"] = cluster_store
+    for _ in range(3):
+        client.post("/login", data={"username": "household_a", "password": "wrong"})
+    assert 0 < cluster_store.client.ttl(cluster_store.k("login:{acct:household_a}:lock")) <= 300
+    resp = client.post("/login", data={"username": "household_a", "password": world.password})
+    assert resp.status_code == 401 and "Tạm khóa" in resp.get_data(as_text=True)

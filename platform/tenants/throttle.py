@@ -30,6 +30,24 @@ class _Resilient:
 
         return call
 
+    def incr(self, key: str, ttl: int) -> int:
+        """Redis's count plus what this process counted while Redis was away (within the same
+        window): failures either side of a failover add up instead of each side starting over."""
+        try:
+            count = self.store.incr(key, ttl)
+        except Exception as exc:  # noqa: BLE001 - as above
+            log.warning("coordination store unavailable, counting in process: %s", type(exc).__name__)
+            return _fallback.incr(key, ttl)
+        return count + int(_fallback.get(key) or 0)
+
+    def delete(self, *keys: str) -> None:
+        """Forget a count on both sides (a sign-in that succeeds starts the account afresh)."""
+        _fallback.delete(*keys)
+        try:
+            self.store.delete(*keys)
+        except Exception as exc:  # noqa: BLE001 - as above
+            log.warning("coordination store unavailable, counting in process: %s", type(exc).__name__)
+
 
 def _store():
     store = current_app.extensions["camnet.coord"]
