@@ -56,13 +56,24 @@ class ReplicatedRedisCluster:
         return self
 
     def healthy(self) -> bool:
-        return all("cluster_state:ok" in self._cli(p, "cluster", "info") for p in self.live_ports())
+        """Every live node says the cluster is ok and every slot's master is alive. (Right after a
+        kill the others still say ok: they have not yet noticed the master is gone.)"""
+        live = self.live_ports()
+        if not all("cluster_state:ok" in self._cli(p, "cluster", "info") for p in live):
+            return False
+        for line in self._cli(live[0], "cluster", "nodes").splitlines():
+            fields = line.split()
+            if "master" in fields[2] and fields[8:]:  # a master holding slots
+                port = int(fields[1].split(":")[1].split("@")[0])
+                if port not in live or "fail" in fields[2]:  # dead, or suspected ("fail?")
+                    return False
+        return True
 
     def live_ports(self):
         return [p for p in self.ports if "PONG" in self._cli(p, "ping", timeout=2)]
 
     def masters(self) -> list[int]:
-        out = self._cli(self.ports[0], "cluster", "nodes")
+        out = self._cli(self.live_ports()[0], "cluster", "nodes")
         return [int(line.split()[1].split(":")[1].split("@")[0]) for line in out.splitlines()
                 if "master" in line.split()[2] and "fail" not in line.split()[2]]
 
