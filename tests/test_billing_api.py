@@ -198,12 +198,18 @@ def test_allocation_tells_each_camera_who_paid_for_it(app, world, client_for):
     assert both.status_code == 422
 
 
-def test_sponsors_see_only_their_own_records(app, world, client_for):
+def test_sponsors_see_only_their_own_records(any_app, world, client_for):
     mine, other = _sponsor(world), _sponsor(world, i=1)
     client = client_for("sponsor_a")
     assert client.get(f"/api/v1/funding/sponsors/{mine.id}/report").status_code == 200
-    assert client.get(f"/api/v1/funding/sponsors/{other.id}/report").status_code == 404  # same commune, not theirs
-    assert client.get(f"/api/v1/funding/sponsors/{_sponsor(world, 'b').id}/report").status_code == 404
+    missing = client.get("/api/v1/funding/sponsors/987654/report")
+    for theirs in (other, _sponsor(world, "b")):  # same commune not theirs, and another commune's
+        for suffix in ("", ".csv", ".pdf"):
+            refused = client.get(f"/api/v1/funding/sponsors/{theirs.id}/report{suffix}")
+            assert refused.status_code == 404
+            assert theirs.name.encode() not in refused.data
+        assert client.get(f"/api/v1/funding/sponsors/{theirs.id}/report").get_json() == missing.get_json()
+        assert client.get(f"/funding/sponsors/{theirs.id}").status_code == 404
     assert client.get(f"/api/v1/funding/communes/{world.id('a')}/report").status_code == 403
     own_receipt = world.extra["receipt"]["a"][0]
     assert client.get(f"/api/v1/funding/receipts/{own_receipt.id}").status_code == 200

@@ -58,22 +58,27 @@ def own_household(commune_id: int, household_ref: str | None) -> bool:
     return bool(ref) and ref == household_ref and current_scope().can(HOUSEHOLD_OWN, commune_id)
 
 
-def load(model, object_id: int, options: tuple = ()):
-    row = db.session.execute(_load_statement(model, options), {"id": object_id}).scalar_one_or_none()
+def load(model, object_id: int):
+    row = db.session.execute(_load_statement(model), {"id": object_id}).scalar_one_or_none()
     if row is None:
         raise NotFoundError()
     return row
 
 
 @functools.lru_cache(maxsize=64)
-def _load_statement(model, options: tuple):
-    return select(model).where(model.id == bindparam("id")).options(*options)
+def _load_statement(model):
+    return select(model).where(model.id == bindparam("id"))
 
 
-def sponsor_for_read(sponsor_id: int, options: tuple = ()):
+def sponsor_for_read(sponsor_id: int):
     from .models import Sponsor
 
-    row = load(Sponsor, sponsor_id, options)
+    return readable_sponsor(load(Sponsor, sponsor_id))
+
+
+def readable_sponsor(row):
+    """``row`` (a sponsor, or a row with its id and commune_id) when the commune's readers or the
+    sponsor itself ask; 404 otherwise."""
     if current_scope().can(READ, row.commune_id) or own_sponsor(row):
         return row
     raise NotFoundError()

@@ -90,14 +90,14 @@ def get_sponsor(sponsor_id: int):
 @bp.operation("/funding/sponsors/<int:sponsor_id>/report", summary="Báo cáo nhà tài trợ / Sponsor report")
 def sponsor_report(sponsor_id: int):
     access.require_any(READ, access.SPONSOR_OWN)
-    return jsonify(reports.sponsor_summary(access.sponsor_for_read(sponsor_id, reports.SPONSOR_WITH_COMMUNE)))
+    return jsonify(reports.sponsor_summary(sponsor_id))  # which checks the caller may read the sponsor
 
 
 @bp.operation("/funding/sponsors/<int:sponsor_id>/report.csv", summary="Báo cáo nhà tài trợ (CSV) / Sponsor report (CSV)",
               query=ReportQuery, binary="text/csv")
 def sponsor_report_csv(sponsor_id: int, query: ReportQuery):
     access.require_any(READ, access.SPONSOR_OWN)
-    summary = reports.sponsor_summary(access.sponsor_for_read(sponsor_id, reports.SPONSOR_WITH_COMMUNE))
+    summary = reports.sponsor_summary(sponsor_id)
     return _file(reports.sponsor_csv(summary, _lang(query)), "text/csv; charset=utf-8", f"tai-tro-{sponsor_id}.csv")
 
 
@@ -105,8 +105,7 @@ def sponsor_report_csv(sponsor_id: int, query: ReportQuery):
               query=ReportQuery, binary="application/pdf")
 def sponsor_report_pdf(sponsor_id: int, query: ReportQuery):
     access.require_any(READ, access.SPONSOR_OWN)
-    sponsor = access.sponsor_for_read(sponsor_id)
-    return _file(reports.sponsor_report_pdf(sponsor.id, _lang(query)), "application/pdf", f"tai-tro-{sponsor_id}.pdf")
+    return _file(reports.sponsor_report_pdf(sponsor_id, _lang(query)), "application/pdf", f"tai-tro-{sponsor_id}.pdf")
 
 
 @bp.operation("/funding/communes/<int:unit_id>/phases", summary="Giai đoạn của chương trình / Programme phases",

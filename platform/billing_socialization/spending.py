@@ -125,7 +125,11 @@ def list_expenses(commune_id: int, limit: int = 500) -> list[Expense]:
 
 def sponsor_position(sponsor: Sponsor) -> dict:
     """Paid and allocated so far, from the ledger (balances of the sponsor's three accounts)."""
-    bal = ledger.sponsor_balances(sponsor.id)
+    return position_of(ledger.sponsor_balances(sponsor.id))
+
+
+def position_of(bal: dict[str, int]) -> dict:
+    """Outstanding, paid, allocated and unallocated from a sponsor's balances by account type."""
     receivable = bal.get("receivable", 0)
     fund = bal.get("fund", 0)
     allocated = -bal.get("allocated", 0)

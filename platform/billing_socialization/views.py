@@ -176,8 +176,7 @@ def commune_page(unit_id: int):
 @login_required
 def sponsor_page(sponsor_id: int):
     access.require_any(access.READ, access.SPONSOR_OWN)
-    sponsor = access.sponsor_for_read(sponsor_id)
-    return render_template("billing/sponsor.html", s=reports.sponsor_summary(sponsor), dong=reports.dong,
+    return render_template("billing/sponsor.html", s=reports.sponsor_summary(sponsor_id), dong=reports.dong,
                            sponsor_kind_labels=reports.SPONSOR_KIND_LABELS)
 
 
