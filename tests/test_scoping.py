@@ -103,3 +103,55 @@ def test_orm_refuses_to_change_audit_rows(any_app, world):
         with pytest.raises(RuntimeError, match="append-only"):
             db.session.flush()
         db.session.rollback()
+
+
+def test_scope_ranges_literal():
+    from camnet.tenants.scoping import ranges_literal
+
+    assert ranges_literal(frozenset({9, 1, 2, 3, 7, 10})) == "{[1,4),[7,8),[9,11)}"
+    assert ranges_literal(frozenset({5})) == "{[5,6)}"
+    assert ranges_literal(frozenset()) == "{}"  # holds nothing: fail closed
+
+
+def _gapped_scope(world):
+    """Communes a and c but not b, which lies between them: two ranges with a gap."""
+    from camnet.tenants.scoping import Scope
+
+    return Scope(unit_ids=frozenset({world.id("a"), world.id("c")}))
+
+
+def test_a_scope_with_gaps_holds_on_both_walls_of_postgres(pg_app, world, live_services):
+    """The ORM's criterion and the row-level security policy each keep exactly the scope's units,
+    ranges with a gap between them included; either wall alone suffices."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    a, b, c = world.id("a"), world.id("b"), world.id("c")
+    assert min(a, c) < b < max(a, c)  # so the scope is two ranges with b in the gap
+    scope = _gapped_scope(world)
+    with use_scope(scope):  # both walls
+        assert set(db.session.execute(select(Village.commune_id)).scalars()) == {a, c}
+        assert set(db.session.execute(text("SELECT commune_id FROM villages")).scalars()) == {a, c}
+        db.session.rollback()
+    # the criterion alone: the superuser is not held by row-level security
+    admin = live_services["CAMNET_TEST_PG_URL"].rsplit("/", 1)[0] + "/" + db.engine.url.database
+    engine = sa.create_engine(admin)
+    try:
+        with Session(engine) as session, use_scope(scope):
+            assert set(session.execute(select(Village.commune_id)).scalars()) == {a, c}
+            assert b in set(session.execute(text("SELECT commune_id FROM villages")).scalars())  # no RLS here
+    finally:
+        engine.dispose()
+
+
+def test_policy_still_reads_the_id_list_of_the_previous_release(pg_app, world):
+    """While an upgrade rolls out, processes of the previous release send ``app.unit_ids``; the
+    policy falls back to it, and a transaction that sends neither still sees nothing."""
+    a = world.id("a")
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection  # psycopg itself: the app's hook would send the new settings
+        raw.execute("SELECT set_config('app.unit_ids', %s, true)", (str(a),))
+        assert {r[0] for r in raw.execute("SELECT commune_id FROM villages")} == {a}
+        raw.rollback()
+        assert raw.execute("SELECT count(*) FROM villages").fetchone()[0] == 0
+        raw.rollback()
