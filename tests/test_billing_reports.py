@@ -134,10 +134,10 @@ def test_sponsor_report_is_planned_once_on_postgres(pg_app, world, client_for):
         assert client.get(f"/api/v1/funding/sponsors/{sponsor.id}/report").status_code == 200
     with db.engine.connect() as conn:  # the pool hands back the one connection the requests used
         plans = conn.execute(text("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-                                  "WHERE statement LIKE '%AS head_hash%FROM sponsors%'")).all()
+                                  "WHERE statement LIKE '%AS head_hash%AS pledges%'")).all()
     assert len(plans) == 1
     generic, custom = plans[0]
     assert generic >= 3 and custom <= 5
     # The province's data, not this small world's, tipped the planner; what tipped it must not return:
-    sql = str(reports._sponsor_statements()["header"].compile(dialect=db.engine.dialect))
+    sql = str(reports._sponsor_statements("postgresql")["header"].compile(dialect=db.engine.dialect))
     assert sql.count("LIMIT 1") == 2 and "LIMIT %(" not in sql

@@ -11,15 +11,17 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import json
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, outerjoin, select
 
 from ..errors import NotFoundError
 from ..extensions import db
 from ..streams.models import Camera, CameraUptimeDay
 from ..tenants.models import AdminUnit, Village
+from ..tenants.scoping import any_of, dialect_name, ids_value
 from . import ledger
 from .models import (EXPENSE_KINDS, Account, Allocation, FundingPhase, HouseholdShare, Pledge, Receipt,
                      ShareCampaign, Sponsor)
@@ -44,15 +46,29 @@ def incidents_for_cameras(camera_ids: list[int]) -> list[dict]:
 def uptime_30d(camera_ids: list[int]) -> dict[int, float | None]:
     if not camera_ids:
         return {}
-    since = date.today() - timedelta(days=30)
-    rows = db.session.execute(
-        select(CameraUptimeDay.camera_id, func.sum(CameraUptimeDay.ok), func.sum(CameraUptimeDay.checks))
-        .where(CameraUptimeDay.camera_id.in_(camera_ids), CameraUptimeDay.day >= since)
-        .group_by(CameraUptimeDay.camera_id)).all()
+    dialect = dialect_name()
+    rows = db.session.execute(_uptime_statement(dialect), {"camera_ids": ids_value(frozenset(camera_ids), dialect),
+                                                           "since": _uptime_since()}).all()
     out: dict[int, float | None] = {cid: None for cid in camera_ids}
     for cid, ok, checks in rows:
-        out[cid] = round(int(ok or 0) / int(checks), 4) if checks else None
+        out[cid] = uptime(ok, checks)
     return out
+
+
+@functools.cache
+def _uptime_statement(dialect: str):
+    return (select(CameraUptimeDay.camera_id, func.sum(CameraUptimeDay.ok), func.sum(CameraUptimeDay.checks))
+            .where(any_of(CameraUptimeDay.camera_id, "camera_ids", dialect), CameraUptimeDay.day >= bindparam("since"))
+            .group_by(CameraUptimeDay.camera_id))
+
+
+def _uptime_since() -> date:
+    return date.today() - timedelta(days=30)
+
+
+def uptime(ok, checks) -> float | None:
+    """Good checks over checks, to four places; None before the first check."""
+    return round(int(ok or 0) / int(checks), 4) if checks else None
 
 
 def _account_balances(commune_id: int):
@@ -143,33 +159,60 @@ def _shares_by_village(commune_id: int, collected: dict[int, int]) -> list[dict]
     return sorted(out.values(), key=lambda v: v["village"])
 
 
+def _json_list(dialect: str, fields: dict, source, *where):
+    """A scalar subquery of ``source``'s rows as a JSON array of objects (``fields``: key -> column),
+    '[]' when there are none: PostgreSQL's json_agg, SQLite's json_group_array. Unordered: the
+    reader sorts (``_rows``). Keys are this module's own constants, written into the SQL."""
+    pairs = [part for key, column in fields.items() for part in (literal_column(f"'{key}'"), column)]
+    if dialect == "postgresql":
+        rows = func.coalesce(func.json_agg(func.json_build_object(*pairs)), literal_column("'[]'::json"))
+    else:
+        rows = func.coalesce(func.json_group_array(func.json_object(*pairs)), literal_column("'[]'"))
+    return select(rows).select_from(source).where(*where).scalar_subquery()
+
+
+def _rows(value, *order: str) -> list[dict]:
+    """The objects of a ``_json_list`` (psycopg hands JSON over decoded, SQLite as text), sorted."""
+    rows = json.loads(value) if isinstance(value, str) else list(value or ())
+    return sorted(rows, key=lambda r: tuple(r[k] for k in order))
+
+
 @functools.cache
-def _sponsor_statements() -> dict:
-    """A sponsor's report in five statements at most, built once (building them cost a tenth of a
-    report's time), read as plain rows. The header carries the sponsor, its commune, its balances
-    and the commune's chain head."""
+def _sponsor_statements(dialect: str) -> dict:
+    """A sponsor's report in two statements and the incidents' count, built once (building them
+    cost a tenth of a report's time). The first carries the sponsor, its commune, its balances, the
+    commune's chain head and its pledges, allocations and receipts as JSON lists (each statement
+    of its own cost the web ~0.4 ms); the second the funded cameras with their uptime."""
     sponsor_id = bindparam("sponsor_id")
+    funded = select(Allocation.camera_id).where(Allocation.sponsor_id == sponsor_id)
+    funded_phases = (select(FundingPhase.name).join(Allocation, Allocation.phase_id == FundingPhase.id)
+                     .where(Allocation.sponsor_id == sponsor_id))
     return {
         "header": ledger.with_sponsor_balances(
             select(Sponsor.id, Sponsor.commune_id, Sponsor.name, Sponsor.kind, AdminUnit.name.label("commune"),
-                   *ledger.sponsor_balance_columns(), *ledger.head_columns(Sponsor.commune_id))
+                   *ledger.sponsor_balance_columns(), *ledger.head_columns(Sponsor.commune_id),
+                   _json_list(dialect, {"id": Pledge.id, "amount": Pledge.amount, "paid": Pledge.paid,
+                                        "due_date": Pledge.due_date, "status": Pledge.status},
+                              Pledge, Pledge.sponsor_id == Sponsor.id).label("pledges"),
+                   _json_list(dialect, {"id": Allocation.id, "amount": Allocation.amount, "phase": FundingPhase.name,
+                                        "camera_id": Allocation.camera_id, "note": Allocation.note},
+                              outerjoin(Allocation, FundingPhase, FundingPhase.id == Allocation.phase_id),
+                              Allocation.sponsor_id == Sponsor.id).label("allocations"),
+                   _json_list(dialect, {"id": Receipt.id, "number": Receipt.number, "amount": Receipt.amount,
+                                        "method": Receipt.method, "received_on": Receipt.received_on,
+                                        "description": Receipt.description, "reversed_by": Receipt.reversed_by_id},
+                              Receipt, Receipt.sponsor_id == Sponsor.id).label("receipts"))
             .join(AdminUnit, AdminUnit.id == Sponsor.commune_id), Sponsor.id)
         .where(Sponsor.id == sponsor_id).group_by(Sponsor.id, AdminUnit.id),
-        "pledges": select(Pledge.id, Pledge.amount, Pledge.paid, Pledge.due_date, Pledge.status)
-        .where(Pledge.sponsor_id == sponsor_id).order_by(Pledge.id),
-        "allocations": select(Allocation.id, Allocation.amount, FundingPhase.name, Allocation.camera_id,
-                              Allocation.note)
-        .outerjoin(FundingPhase, FundingPhase.id == Allocation.phase_id)
-        .where(Allocation.sponsor_id == sponsor_id).order_by(Allocation.id),
-        "receipts": select(Receipt.id, Receipt.number, Receipt.amount, Receipt.method, Receipt.received_on,
-                           Receipt.description, Receipt.reversed_by_id)
-        .where(Receipt.sponsor_id == sponsor_id).order_by(Receipt.received_on, Receipt.id),
-        # the cameras an allocation names, or that belong to a phase an allocation names
-        "cameras": select(Camera.id, Camera.code, Camera.name, Camera.status)
+        # the cameras an allocation names, or that belong to a phase an allocation names, with their
+        # checks of the last 30 days
+        "cameras": select(Camera.id, Camera.code, Camera.name, Camera.status,
+                          func.sum(CameraUptimeDay.ok), func.sum(CameraUptimeDay.checks))
+        .outerjoin(CameraUptimeDay, and_(CameraUptimeDay.camera_id == Camera.id,
+                                         CameraUptimeDay.day >= bindparam("since")))
         .where(Camera.commune_id == bindparam("commune_id"),
-               or_(Camera.id.in_(bindparam("camera_ids", expanding=True)),
-                   Camera.phase.in_(bindparam("phases", expanding=True))))
-        .order_by(Camera.code),
+               or_(Camera.id.in_(funded), Camera.phase.in_(funded_phases)))
+        .group_by(Camera.id).order_by(Camera.code),
     }
 
 
@@ -180,41 +223,36 @@ def sponsor_summary(sponsor: Sponsor | int) -> dict:
     from .access import readable_sponsor
     from .spending import position_of
 
-    statements = _sponsor_statements()
+    statements = _sponsor_statements(dialect_name())
     params = {"sponsor_id": sponsor.id if isinstance(sponsor, Sponsor) else sponsor}
     header = db.session.execute(statements["header"], params).first()
     if header is None:
         raise NotFoundError()
     readable_sponsor(header)
     position = position_of(ledger.balances_by_type(header))
-    pledges = db.session.execute(statements["pledges"], params).all()
-    allocations = [{"id": i, "amount": amount, "phase": phase, "camera_id": camera_id, "note": note}
-                   for i, amount, phase, camera_id, note in db.session.execute(statements["allocations"], params)]
-    camera_ids = sorted({a["camera_id"] for a in allocations if a["camera_id"]})
-    phase_names = sorted({a["phase"] for a in allocations if a["phase"] is not None})
-    cams = db.session.execute(statements["cameras"], {"commune_id": header.commune_id, "camera_ids": camera_ids,
-                                                      "phases": phase_names}).all() if allocations else []
+    pledges = _rows(header.pledges, "id")
+    allocations = _rows(header.allocations, "id")
+    cams = db.session.execute(statements["cameras"], {**params, "commune_id": header.commune_id,
+                                                      "since": _uptime_since()}).all() if allocations else []
     codes = {c.id: c.code for c in cams}
     for a in allocations:
         a["camera_code"] = codes.get(a["camera_id"])
-    uptime = uptime_30d(list(codes))
-    receipts = db.session.execute(statements["receipts"], params).all()
+    receipts = _rows(header.receipts, "received_on", "id")
     return {
         "sponsor": {"id": header.id, "name": header.name, "kind": header.kind, "commune_id": header.commune_id,
                     "commune": header.commune},
-        "pledged": sum(paid if status == "cancelled" else amount for _, amount, paid, _, status in pledges),
+        "pledged": sum(p["paid"] if p["status"] == "cancelled" else p["amount"] for p in pledges),
         "paid": position["paid"],
         "outstanding": position["outstanding"],
         "allocated": position["allocated"],
         "unallocated": position["unallocated"],
-        "pledges": [{"id": i, "amount": amount, "paid": paid, "due_date": due.isoformat(), "status": status}
-                    for i, amount, paid, due, status in pledges],
-        "receipts": [{"id": r.id, "number": r.number, "amount": r.amount, "method": r.method,
-                      "received_on": r.received_on.isoformat(), "description": r.description,
-                      "reversed": r.reversed_by_id is not None} for r in receipts],
+        "pledges": pledges,
+        "receipts": [{"id": r["id"], "number": r["number"], "amount": r["amount"], "method": r["method"],
+                      "received_on": r["received_on"], "description": r["description"],
+                      "reversed": r["reversed_by"] is not None} for r in receipts],
         "allocations": allocations,
-        "cameras": [{"id": c.id, "code": c.code, "name": c.name, "status": c.status, "uptime_30d": uptime.get(c.id)}
-                    for c in cams],
+        "cameras": [{"id": i, "code": code, "name": name, "status": status, "uptime_30d": uptime(ok, checks)}
+                    for i, code, name, status, ok, checks in cams],
         "incidents": incidents_for_cameras(list(codes)),
         "head_seq": header.head_seq,
         "head_hash": header.head_hash,

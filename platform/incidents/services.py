@@ -1,6 +1,7 @@
 """Incident services: categories, logging and updating incidents, evidence and its retention hold."""
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
@@ -11,7 +12,7 @@ from ..extensions import db
 from ..streams.models import Camera, Clip, Snapshot
 from ..tenants import audit
 from ..tenants.models import AdminUnit, CommuneSettings, Village
-from ..tenants.scoping import current_scope, member_of, system_scope
+from ..tenants.scoping import any_of, current_scope, dialect_name, ids_value, member_of, system_scope
 from ..tenants.services import get_scoped
 from .models import (CLOSED_STATUSES, DEFAULT_CATEGORIES, Incident, IncidentCamera, IncidentCategory,
                      IncidentEvidence)
@@ -359,24 +360,30 @@ def release_expired_holds(now: datetime | None = None) -> int:
     return released
 
 
+@functools.cache
+def _incidents_for_cameras_statement(dialect: str):
+    """Built once: the camera ids travel as one parameter (``any_of``), whatever their number."""
+    involved = select(IncidentCamera.incident_id).where(any_of(IncidentCamera.camera_id, "camera_ids", dialect)).distinct()
+    return (select(IncidentCategory.code, IncidentCategory.label_vi, IncidentCategory.label_en,
+                   func.count(Incident.id),
+                   func.sum(func.cast(Incident.clarified_by_camera, db.Integer)))
+            .join(Incident, Incident.category_id == IncidentCategory.id)
+            .where(Incident.id.in_(involved))
+            .group_by(IncidentCategory.code, IncidentCategory.label_vi, IncidentCategory.label_en,
+                      IncidentCategory.sort_order)
+            .order_by(IncidentCategory.sort_order))
+
+
 def incidents_for_cameras(camera_ids) -> list[dict]:
     """Per category: how many incidents these cameras were involved in and how many they helped
     clarify. Counts and categories only (for sponsors): no titles, places, people or footage.
     Runs in the caller's scope, so cameras outside it count nothing."""
-    ids = sorted({int(i) for i in camera_ids or []})
+    ids = frozenset(int(i) for i in camera_ids or [])
     if not ids:
         return []
-    involved = select(IncidentCamera.incident_id).where(IncidentCamera.camera_id.in_(ids)).distinct()
-    rows = db.session.execute(
-        select(IncidentCategory.code, IncidentCategory.label_vi, IncidentCategory.label_en,
-               func.count(Incident.id),
-               func.sum(func.cast(Incident.clarified_by_camera, db.Integer)))
-        .join(Incident, Incident.category_id == IncidentCategory.id)
-        .where(Incident.id.in_(involved))
-        .group_by(IncidentCategory.code, IncidentCategory.label_vi, IncidentCategory.label_en,
-                  IncidentCategory.sort_order)
-        .order_by(IncidentCategory.sort_order)
-    ).all()
+    dialect = dialect_name()
+    rows = db.session.execute(_incidents_for_cameras_statement(dialect),
+                              {"camera_ids": ids_value(ids, dialect)}).all()
     return [{"category": code, "label_vi": vi, "label_en": en, "count": int(n),
              "clarified_by_camera": int(c or 0)} for code, vi, en, n, c in rows]
 
