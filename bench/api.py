@@ -189,7 +189,7 @@ def main():
         for label, paths in cases:
             if args.only not in label:
                 continue
-            load(port, info["token"], paths, min(4, args.clients), 1.0)  # warm up
+            load(port, info["token"], paths, args.clients, 2.0)  # warm up every pooled connection, as in service
             web, pg = server_pids(server.pid), postgres_pids()
             before = cpu_seconds(web), cpu_seconds(pg), time.process_time()
             r = load(port, info["token"], paths, args.clients, args.seconds)

@@ -109,12 +109,13 @@ def build(dbname: str, scale: float, seed: int = 7) -> dict:
                     cid += 1
                     yield (cid, c, f"CAM-{k:03d}", f"Ngã tư số {k + 1}", f"Đường liên xã {k % 7}",
                            20.0 + rnd.random(), 105.0 + rnd.random(), "fixed", "commune",
-                           rnd.choice(statuses), 60, "ok", now_s, now_s, f"http://10.{c % 250}.{k}.2/snap.jpg")
+                           rnd.choice(statuses), 60, "ok", now_s, now_s, f"http://10.{c % 250}.{k}.2/snap.jpg",
+                           "Giai đoạn 1" if k < 30 else None)  # the first phase's cameras (its sponsors fund them)
 
         info["cameras"] = timed("cameras", copy_rows, conn, "cameras",
                                 ["id", "commune_id", "code", "name", "road", "latitude", "longitude", "kind",
                                  "ownership", "status", "capture_interval", "health", "created_at",
-                                 "last_snapshot_at", "snapshot_url"], cameras())
+                                 "last_snapshot_at", "snapshot_url", "phase"], cameras())
         conn.execute("SELECT setval(pg_get_serial_sequence('cameras','id'), (SELECT max(id) FROM cameras))")
         total_cams = info["cameras"]
         per_cam = max(1, snapshots // total_cams)

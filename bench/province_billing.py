@@ -1,5 +1,8 @@
-"""Funding for bench/province.py: a phase, two sponsors and a pledge per commune through the services,
-then the rest of the 1,000,000 postings appended to each commune's hash chain with COPY."""
+"""Funding for bench/province.py, per commune through the services: a phase, a company sponsor
+with a pledge paid in three bank transfers and allocated to the phase and to four cameras, and
+the commune budget with one transfer allocated to the phase (so each sponsor report has
+receipts, allocations and some thirty funded cameras, as a real one would); then the rest of the
+1,000,000 postings appended to each commune's hash chain with COPY."""
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +12,8 @@ from datetime import date, timedelta
 
 def load(conn, commune_ids, *, postings: int, app_url: str, **_) -> dict:
     from camnet import create_app
-    from camnet.billing_socialization import funders, ledger
-    from camnet.billing_socialization.schemas import PhaseIn, PledgeIn, SponsorIn
+    from camnet.billing_socialization import funders, ledger, receipts, spending
+    from camnet.billing_socialization.schemas import AllocationIn, PhaseIn, PledgeIn, ReceiptIn, SponsorIn
     from camnet.extensions import db
     from camnet.tenants.scoping import system_scope
 
@@ -22,9 +25,22 @@ def load(conn, commune_ids, *, postings: int, app_url: str, **_) -> dict:
         for commune in commune_ids:
             phase = funders.create_phase(commune, PhaseIn(name="Giai đoạn 1", target=2_000_000_000, cameras_planned=100))
             company = funders.create_sponsor(commune, SponsorIn(name=f"Doanh nghiệp tài trợ {commune}", kind="company"))
-            funders.create_sponsor(commune, SponsorIn(name="Ngân sách xã", kind="budget"))
-            funders.create_pledge(company.id, PledgeIn(amount=900_000_000, due_date=date.today() + timedelta(days=90),
-                                                       phase_id=phase.id))
+            budget = funders.create_sponsor(commune, SponsorIn(name="Ngân sách xã", kind="budget"))
+            pledge = funders.create_pledge(company.id, PledgeIn(amount=900_000_000, phase_id=phase.id,
+                                                                due_date=date.today() + timedelta(days=90)))
+            for k in range(3):
+                receipts.record_receipt(commune, ReceiptIn(
+                    idempotency_key=f"bench-{commune}-{k}", amount=200_000_000, method="bank", pledge_id=pledge.id,
+                    received_on=date.today() - timedelta(days=90 - 30 * k), description=f"Chuyển khoản đợt {k + 1}"))
+            receipts.record_receipt(commune, ReceiptIn(
+                idempotency_key=f"bench-{commune}-budget", amount=500_000_000, method="bank", sponsor_id=budget.id,
+                phase_id=phase.id, received_on=date.today() - timedelta(days=60), description="Ngân sách cấp"))
+            spending.allocate(commune, AllocationIn(sponsor_id=company.id, amount=300_000_000, phase_id=phase.id))
+            spending.allocate(commune, AllocationIn(sponsor_id=budget.id, amount=400_000_000, phase_id=phase.id))
+            for (camera_id,) in conn.execute("SELECT id FROM cameras WHERE commune_id = %s ORDER BY id DESC LIMIT 4",
+                                             (commune,)):
+                spending.allocate(commune, AllocationIn(sponsor_id=company.id, amount=25_000_000, camera_id=camera_id,
+                                                        note="Camera nút giao"))
             accounts = ledger.sponsor_accounts(company)
             bank, repair = ledger.account(commune, "1121"), ledger.account(commune, "642.repair")
             db.session.commit()
