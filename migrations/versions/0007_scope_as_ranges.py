@@ -43,4 +43,4 @@ def downgrade():
         return
     for table, column in POLICIES:
         rls.replace_policy(op, table, column, rls.SCOPE_PREDICATE)
-    op.execute("DROP FUNCTION IF EXISTS camnet_scope_ranges()")
+    op.execute("DROP FUNCTION IF EXISTS camnet_ranges_of_unit_ids()")
