@@ -14,12 +14,12 @@ import os
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import bindparam, case, func, literal_column, select, text
+from sqlalchemy import bindparam, func, literal_column, select, text
 
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..tenants.scoping import SET_SCOPE_SQL, current_scope, rls_settings
-from .models import Account, JournalTransaction, LedgerBalance, Posting, Sponsor
+from .models import Account, JournalTransaction, LedgerBalance, Posting
 
 GENESIS = "0" * 64
 MAX_AMOUNT = 10_000_000_000_000  # 10 nghìn tỷ đồng: anything larger is a typing error
@@ -382,23 +382,19 @@ def sponsor_balances(sponsor_id: int) -> dict[str, int]:
 
 @functools.cache
 def _sponsor_balances_statement():
-    return (with_sponsor_balances(select(*sponsor_balance_columns()).select_from(Sponsor), Sponsor.id)
-            .where(Sponsor.id == bindparam("sponsor_id")))
+    return select(*sponsor_balance_columns(bindparam("sponsor_id")))
 
 
-def sponsor_balance_columns() -> tuple:
-    """The balances of a sponsor's accounts as aggregates labelled by account type, over the rows
-    ``with_sponsor_balances`` joins in; ``balances_by_type`` reads them. (Joined, not a scalar
-    subquery per type: each table a statement names costs PostgreSQL its scope checks.)"""
-    return tuple(func.coalesce(func.sum(case((Account.type == kind, LedgerBalance.amount))), 0)
-                 .label(f"balance_{kind}") for kind in SPONSOR_ACCOUNT_TYPES)
+def sponsor_balance_columns(sponsor_id) -> tuple:
+    """The balances of the sponsor ``sponsor_id``'s accounts (a column of the caller's statement, or
+    a parameter) as scalar subqueries labelled by account type; ``balances_by_type`` reads them."""
+    def of(kind: str):
+        return (select(func.coalesce(func.sum(LedgerBalance.amount), 0))
+                .join(Account, Account.id == LedgerBalance.account_id)
+                .where(Account.sponsor_id == sponsor_id, Account.type == literal_column(f"'{kind}'"))
+                .scalar_subquery().label(f"balance_{kind}"))
 
-
-def with_sponsor_balances(statement, sponsor_id):
-    """``statement`` with the sponsor ``sponsor_id``'s accounts (a column of it) and their cached
-    balances outer-joined, for ``sponsor_balance_columns``: group by the statement's own rows."""
-    return (statement.outerjoin(Account, Account.sponsor_id == sponsor_id)
-            .outerjoin(LedgerBalance, LedgerBalance.account_id == Account.id))
+    return tuple(of(kind) for kind in SPONSOR_ACCOUNT_TYPES)
 
 
 def balances_by_type(row) -> dict[str, int]:
