@@ -33,3 +33,31 @@ def test_app_role_is_not_superuser_nor_bypassrls(pg_app):
     row = db.session.execute(text(
         "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
     assert row == (False, False)
+
+
+def test_scope_policies_go_back_to_id_lists_and_forth_to_ranges(pg_app):
+    """Migration 0007 swaps every scope policy for ranges; its downgrade restores the id lists."""
+    from flask_migrate import downgrade, upgrade
+
+    directory = pg_app.config["MIGRATIONS_DIR"]
+
+    def policies():
+        rows = db.session.execute(text("SELECT tablename, qual FROM pg_policies "
+                                       "WHERE policyname = tablename || '_scope'")).all()
+        db.session.rollback()
+        return dict(rows)
+
+    def functions():
+        found = db.session.execute(text("SELECT count(*) FROM pg_proc WHERE proname = 'camnet_ranges_of_unit_ids'"))
+        count = found.scalar()
+        db.session.rollback()
+        return count
+
+    now = policies()
+    assert len(now) == 29 and all("app.unit_ranges" in q for q in now.values()) and functions() == 1
+    downgrade(directory=directory, revision="0006_ledger_accounts_sponsor")
+    before = policies()
+    assert set(before) == set(now) and not any("unit_ranges" in q for q in before.values())
+    assert all("app.unit_ids" in q for q in before.values()) and functions() == 0
+    upgrade(directory=directory)
+    assert policies() == now and functions() == 1
