@@ -123,7 +123,9 @@ class S3Store:
         from urllib3 import PoolManager, Retry, Timeout
 
         parts = urlsplit(endpoint if "://" in endpoint else f"{'https' if secure else 'http'}://{endpoint}")
-        http = PoolManager(timeout=Timeout(connect=2, read=10), maxsize=32,
+        # As many kept connections as a capture worker has captures in flight (64): with fewer,
+        # every PUT beyond them opened a connection and dropped it after one request.
+        http = PoolManager(timeout=Timeout(connect=2, read=10), maxsize=64,
                            retries=Retry(total=1, backoff_factor=0.1))
         self.client = Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
                             secure=parts.scheme == "https", region=region, http_client=http)

@@ -109,3 +109,21 @@ def test_development_allows_the_simulators_and_production_does_not():
     assert not any(e.startswith("127.") for e in prod["CAMERA_ALLOWED_NETWORKS"])
     explicit = settings.from_env(env={"CAMERA_ALLOWED_NETWORKS": "10.0.0.0/8"})
     assert explicit["CAMERA_ALLOWED_NETWORKS"] == ["10.0.0.0/8"]
+
+
+def test_service_addresses_are_looked_up_once_per_ttl_and_config(monkeypatch):
+    """The capture worker checks every address right before connecting: the platform's own
+    service names are resolved again only after SERVICE_ADDRESSES_TTL, or for other settings."""
+    config = {**BASE, "S3_ENDPOINT": "http://localhost:9000"}
+    first = urls._service_addresses(config)
+    assert urls._ip("127.0.0.1") in first
+    assert urls._service_addresses(config) is first  # remembered
+    assert urls._service_addresses({**config, "REDIS_URL": "redis://10.9.9.9:6379"}) is not first
+    monkeypatch.setattr(urls, "SERVICE_ADDRESSES_TTL", 0.0)
+    again = urls._service_addresses(config)
+    assert again == first and again is not first  # looked up afresh once the time is up
+    # a camera written as an address is checked without a look-up, with the same verdicts
+    with pytest.raises(ValidationFailed, match="own service"):
+        urls.validate_stream_url("http://10.9.9.9/x.jpg", "snapshot_url",
+                                 {**BASE, "REDIS_URL": "redis://10.9.9.9:6379"})
+    assert urls.check_connect_target("http://10.1.2.3/snap.jpg", BASE).ip == "10.1.2.3"

@@ -93,8 +93,9 @@ class HttpGrabber:
         import urllib3
 
         self.timeout = urllib3.Timeout(connect=min(timeout, 3.0), read=timeout)
-        # One host may be an NVR serving many channels: keep a few connections to it alive.
-        self.http = urllib3.PoolManager(num_pools=256, maxsize=16, block=False,
+        # One host may be an NVR serving many channels: keep as many connections to it alive as
+        # captures run at once (fewer made every capture beyond them open and drop a connection).
+        self.http = urllib3.PoolManager(num_pools=256, maxsize=pool_size, block=False,
                                         retries=False, timeout=self.timeout)
         self.pool_size = pool_size
 

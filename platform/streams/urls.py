@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -92,11 +93,29 @@ def _always_refused(addr) -> str | None:
     return None
 
 
+# The capture worker checks every camera address right before connecting; looking the platform's
+# own service names up again each time cost three DNS look-ups per snapshot. Their addresses are
+# kept this long (per set of service URLs).
+SERVICE_ADDRESSES_TTL = 30.0
+_service_cache: dict[tuple, tuple[float, set]] = {}
+
+
 def _service_addresses(config) -> set:
     """The platform's own services (database, Redis, object store): never a camera by default."""
+    key = (config.get("SQLALCHEMY_DATABASE_URI"), config.get("S3_ENDPOINT"), config.get("REDIS_URL"))
+    now = time.monotonic()
+    hit = _service_cache.get(key)
+    if hit is not None and now - hit[0] < SERVICE_ADDRESSES_TTL:
+        return hit[1]
+    found = _look_up_services(*key)
+    _service_cache[key] = (now, found)
+    return found
+
+
+def _look_up_services(database_url, s3_endpoint, redis_url) -> set:
     found = set()
-    urls = [config.get("SQLALCHEMY_DATABASE_URI"), config.get("S3_ENDPOINT")]
-    redis_url = config.get("REDIS_URL") or ""
+    urls = [database_url, s3_endpoint]
+    redis_url = redis_url or ""
     if "://" in redis_url:
         scheme, rest = redis_url.split("://", 1)
         urls += [f"{scheme}://{part}" for part in rest.split("/", 1)[0].split(",")]
@@ -115,6 +134,10 @@ def _service_addresses(config) -> set:
 
 
 def _resolve(host: str, port: int) -> list:
+    try:
+        return [_ip(host)]  # an address already (most cameras are written so): nothing to look up
+    except ValueError:
+        pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
