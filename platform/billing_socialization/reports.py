@@ -93,7 +93,7 @@ def chairman_summary(commune_id: int) -> dict:
         bucket = per_phase[phase_key]
         if acct.type == "money":
             totals["cash" if acct.code == "1111" else "bank"] += amount
-        elif acct.type in ("receivable", "fund", "allocated"):
+        elif acct.type in ledger.SPONSOR_ACCOUNT_TYPES:
             if acct.type == "receivable":
                 totals["outstanding_pledges"] += amount
             raised = -amount
@@ -225,7 +225,7 @@ def _json_array(dialect: str, *values):
     return func.json_build_array(*values) if dialect == "postgresql" else func.json_array(*values)
 
 
-def sponsor_summary(sponsor: Sponsor | int) -> dict:
+def sponsor_summary(sponsor_id: int) -> dict:
     """Pledged, paid, allocations, funded cameras with status and 30-day uptime, and the chain head.
     Checks that the caller may read the sponsor (the commune's readers, or the sponsor itself):
     404 otherwise, as for a sponsor that does not exist."""
@@ -233,8 +233,7 @@ def sponsor_summary(sponsor: Sponsor | int) -> dict:
     from .spending import position_of
 
     statements = _sponsor_statements(dialect_name())
-    params = {"sponsor_id": sponsor.id if isinstance(sponsor, Sponsor) else sponsor}
-    header = db.session.execute(statements["header"], {**params, "since": _uptime_since()}).first()
+    header = db.session.execute(statements["header"], {"sponsor_id": sponsor_id, "since": _uptime_since()}).first()
     if header is None:
         raise NotFoundError()
     readable_sponsor(header)
