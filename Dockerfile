@@ -14,6 +14,8 @@ WORKDIR /app
 COPY requirements.txt pyproject.toml README.md ./
 RUN pip install -r requirements.txt
 COPY platform ./platform
+# the camera simulators: `camnet serve` starts them for the demo's built-in cameras
+COPY camsim ./camsim
 COPY migrations ./migrations
 RUN pip install --no-deps . \
  && useradd --uid 10001 --create-home camnet \

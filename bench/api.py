@@ -52,8 +52,8 @@ def prepare(dbname: str) -> dict:
                 (province,)).fetchone()
             conn.execute("INSERT INTO role_grants (user_id, role, unit_id, created_at) VALUES (%s, 'police', %s, now())",
                          (user[0], province))
-        conn.execute("INSERT INTO api_tokens (user_id, unit_id, name, prefix, token_hash, created_at) "
-                     "VALUES (%s, %s, 'bench', %s, %s, now())",
+        conn.execute("INSERT INTO api_tokens (user_id, unit_id, name, prefix, token_hash, created_at, expires_at) "
+                     "VALUES (%s, %s, 'bench', %s, %s, now(), now() + interval '1 day')",  # every token expires (0009)
                      (user[0], province, secret[:10], hashlib.sha256(secret.encode()).hexdigest()))
         communes = [r[0] for r in conn.execute("SELECT id FROM admin_units WHERE is_commune ORDER BY id")]
         cameras = conn.execute("SELECT min(id), max(id) FROM cameras").fetchone()
@@ -70,6 +70,8 @@ def start_server(dbname: str, port: int, workers: int) -> subprocess.Popen:
     hostport = ADMIN.split("@", 1)[1].split("/", 1)[0]
     env = {**os.environ, "PYTHONSAFEPATH": "1", "DATABASE_URL": f"postgresql+psycopg://camnet@{hostport}/{dbname}",
            "SECRET_KEY": secrets.token_hex(32), "CAMNET_INSTANCE": "/tmp/camnet-bench-api", "REDIS_URL": "",
+           # the key bench/province.py's migration stored (the server signs each transaction's scope with it)
+           "SCOPE_SIGNING_KEY": os.environ.get("SCOPE_SIGNING_KEY", "camnet-bench-scope-key-not-a-secret-0123456789"),
            "S3_ENDPOINT": "", "CAMNET_LOG_LEVEL": "WARNING"}
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     proc = subprocess.Popen([gunicorn, "-k", "gevent", "-w", str(workers), "--worker-connections", "200",

@@ -60,7 +60,7 @@ def setup(args, tmp: Path, s3_port: int, http_port: int, rtsp):
     from camnet.extensions import db
     from camnet.streams.models import Camera
     from camnet.tenants.models import AdminUnit
-    from camnet.tenants.scoping import system_scope
+    from camnet.tenants.scope import system_scope
 
     config = {"INSTANCE_DIR": str(tmp), "SQLALCHEMY_DATABASE_URI": args.db or f"sqlite:///{tmp}/bench.db",
               "S3_ENDPOINT": f"http://127.0.0.1:{s3_port}", "S3_ACCESS_KEY": "bench", "S3_SECRET_KEY": "bench-secret",
@@ -90,7 +90,7 @@ def set_active(app, prefix: str) -> None:
 
     from camnet.extensions import db
     from camnet.streams.models import Camera
-    from camnet.tenants.scoping import system_scope
+    from camnet.tenants.scope import system_scope
 
     with app.app_context(), system_scope():
         db.session.execute(update(Camera).values(status="planned"))
@@ -103,7 +103,7 @@ def snapshot_count(app) -> int:
 
     from camnet.extensions import db
     from camnet.streams.models import Snapshot
-    from camnet.tenants.scoping import system_scope
+    from camnet.tenants.scope import system_scope
 
     with app.app_context(), system_scope():
         n = db.session.execute(select(func.count()).select_from(Snapshot)).scalar()
@@ -144,11 +144,13 @@ def bare_limits(config, http_port: int, rtsp, n_put: int, n_rtsp: int) -> dict:
     import cv2
 
     from camnet.storage import S3Store
-    from camnet.streams.grab import HttpGrabber, jpeg_size, rtsp_frame, small_from_jpeg
+    from camnet.capture.connector import plan
+    from camnet.capture.frame import jpeg_size
+    from camnet.capture.grab import HttpGrabber, rtsp_frame, small_from_jpeg
 
     cv2.setNumThreads(1)
     grabber = HttpGrabber()
-    jpeg = grabber.snapshot(f"http://127.0.0.1:{http_port}/cam/bare/snapshot.jpg")
+    jpeg = grabber.snapshot(plan(f"http://127.0.0.1:{http_port}/cam/bare/snapshot.jpg", config))
     store = S3Store(config["S3_ENDPOINT"], "bench", "bench-secret", "bench")
     store.put("bare/warm.jpg", jpeg)
     out = {}
@@ -158,7 +160,7 @@ def bare_limits(config, http_port: int, rtsp, n_put: int, n_rtsp: int) -> dict:
     out["put_cpu"], out["put_wall"] = (time.process_time() - t) / n_put, (time.monotonic() - w) / n_put
     t = time.process_time()
     for i in range(n_put):
-        data = grabber.snapshot(f"http://127.0.0.1:{http_port}/cam/b{i % 50}/snapshot.jpg")
+        data = grabber.snapshot(plan(f"http://127.0.0.1:{http_port}/cam/b{i % 50}/snapshot.jpg", config))
         jpeg_size(data)
     out["http_grab_cpu"] = (time.process_time() - t) / n_put
     t = time.process_time()
@@ -167,7 +169,7 @@ def bare_limits(config, http_port: int, rtsp, n_put: int, n_rtsp: int) -> dict:
     out["health_decode_cpu"] = (time.process_time() - t) / n_put
     t, w = time.process_time(), time.monotonic()
     for i in range(n_rtsp):
-        rtsp_frame(rtsp.url(i % rtsp.n + 1))
+        rtsp_frame(plan(rtsp.url(i % rtsp.n + 1), config))
     out["rtsp_grab_cpu"], out["rtsp_grab_wall"] = (time.process_time() - t) / n_rtsp, (time.monotonic() - w) / n_rtsp
     return out
 
@@ -185,13 +187,13 @@ def main() -> int:
     ap.add_argument("--profile", default=None, help="write cProfile output of the worker to PATH.<phase>")
     args = ap.parse_args()
 
-    from camnet.sim.control import start_rtsp_sim
+    from camsim.control import start_rtsp_sim
 
     tmp = Path(tempfile.mkdtemp(prefix="camnet-bench-"))
     s3_port, http_port = free_port(), free_port()
     procs = [subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-             subprocess.Popen([sys.executable, "-m", "camnet.sim.http_camera", "--port", str(http_port)],
+             subprocess.Popen([sys.executable, "-m", "camsim.http_camera", "--port", str(http_port)],
                               stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONSAFEPATH="1"))]
     rtsp = start_rtsp_sim(port=0, n=args.rtsp_mounts)
     try:

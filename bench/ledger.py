@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     base, _ = admin.rsplit("/", 1)
     dbname = f"camnet_bench_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {dbname} OWNER camnet")
+        conn.execute(f"CREATE DATABASE {dbname} OWNER camnet_owner")  # migrates; the app connects as camnet
     hostport = admin.split("@", 1)[1].split("/", 1)[0]
     try:
         return run(args, f"{base}/{dbname}", f"postgresql+psycopg://camnet@{hostport}/{dbname}")
@@ -158,10 +158,11 @@ def run(args, admin_dsn, app_url) -> int:
     from camnet.billing_socialization import ledger, receipts, reports
     from camnet.billing_socialization.schemas import ReceiptIn
     from camnet.extensions import db
-    from camnet.tenants.scoping import system_scope
+    from camnet.tenants.scope import system_scope
 
     inst = Path("/tmp") / f"camnet-bench-{os.getpid()}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": app_url, "INSTANCE_DIR": str(inst), "SECRET_KEY": "bench-" + "x" * 40,
+                      "DATABASE_MIGRATE_URL": app_url.replace("://camnet@", "://camnet_owner@", 1),
                       "REDIS_URL": "", "S3_ENDPOINT": "", "TESTING": True})
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])

@@ -3,7 +3,8 @@ rows, 1,000,000 ledger postings, 100,000 incidents, loaded with COPY (not ORM lo
 
     PYTHONSAFEPATH=1 .venv/bin/python bench/province.py --db camnet_province [--scale 1.0]
 
-The database is created (owned by the non-superuser role ``camnet``) and migrated first.
+The database is created (owned by the role ``camnet_owner``, which migrates it; the app connects as
+``camnet``, data privileges only) and migrated first.
 ``--scale 0.01`` builds a small copy for a quick look. Prints what it loaded and how fast.
 """
 from __future__ import annotations
@@ -19,22 +20,26 @@ import psycopg
 
 ADMIN = os.environ.get("CAMNET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres").replace(
     "postgresql+psycopg://", "postgresql://")
+# The key the migration stores and the apps sign their scope with; bench/api.py's server uses the same.
+os.environ.setdefault("SCOPE_SIGNING_KEY", "camnet-bench-scope-key-not-a-secret-0123456789")
 
 
-def app_url(dbname: str) -> str:
+def app_url(dbname: str, role: str = "camnet") -> str:
+    """The app's URL (role camnet, data privileges only), or with ``role="camnet_owner"`` the owner's."""
     hostport = ADMIN.split("@", 1)[1].split("/", 1)[0]
-    return f"postgresql+psycopg://camnet@{hostport}/{dbname}"
+    return f"postgresql+psycopg://{role}@{hostport}/{dbname}"
 
 
 def create_database(dbname: str) -> None:
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {dbname} OWNER camnet")
+        conn.execute(f"CREATE DATABASE {dbname} OWNER camnet_owner")
     from flask_migrate import upgrade
 
     from camnet import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": app_url(dbname), "INSTANCE_DIR": "/tmp/camnet-province",
+    app = create_app({"SQLALCHEMY_DATABASE_URI": app_url(dbname), "DATABASE_MIGRATE_URL": app_url(dbname, "camnet_owner"),
+                      "INSTANCE_DIR": "/tmp/camnet-province",
                       "REDIS_URL": None, "S3_ENDPOINT": None})
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])

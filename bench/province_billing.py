@@ -15,7 +15,7 @@ def load(conn, commune_ids, *, postings: int, app_url: str, **_) -> dict:
     from camnet.billing_socialization import funders, ledger, receipts, spending
     from camnet.billing_socialization.schemas import AllocationIn, PhaseIn, PledgeIn, ReceiptIn, SponsorIn
     from camnet.extensions import db
-    from camnet.tenants.scoping import system_scope
+    from camnet.tenants.scope import system_scope
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": app_url, "INSTANCE_DIR": "/tmp/camnet-province",
                       "REDIS_URL": None, "S3_ENDPOINT": None})

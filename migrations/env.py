@@ -10,8 +10,11 @@ fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db
+# Migrations run as the owner role (DATABASE_MIGRATE_URL) when one is set; else as DATABASE_URL.
+MIGRATE_URL = current_app.config.get("DATABASE_MIGRATE_URL") or None
 config.set_main_option(
-    "sqlalchemy.url", target_db.engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    "sqlalchemy.url",
+    (MIGRATE_URL or target_db.engine.url.render_as_string(hide_password=False)).replace("%", "%%"),
 )
 
 
@@ -33,10 +36,40 @@ def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_as_batch", True)  # SQLite needs batch mode for ALTERs
-    with target_db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+    engine = target_db.engine
+    if MIGRATE_URL:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(MIGRATE_URL, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+                # upgrade, downgrade and stamp name a revision (current, check and heads do not):
+                # then the scope key and the application role's privileges are written too
+                if connection.dialect.name == "postgresql" and _names_revision():
+                    _after_migrations(connection)
+    finally:
+        if engine is not target_db.engine:
+            engine.dispose()
+
+
+def _names_revision() -> bool:
+    try:
+        return context.get_revision_argument() is not None
+    except KeyError:  # a command without a destination
+        return False
+
+
+def _after_migrations(connection):
+    from camnet import settings
+    from camnet.tenants import rls
+
+    app_role = current_app.config.get("DATABASE_APP_ROLE") or target_db.engine.url.username
+    for note in rls.after_migrations(connection, settings.scope_signing_key(current_app.config), app_role):
+        logger.info(note)
 
 
 if context.is_offline_mode():

@@ -10,10 +10,12 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the web app. ``config`` overrides what the environment says."""
-    from . import append_only, apispec, cli, coord, errors, i18n, models, settings, storage, transactions
+    from . import (alerts, append_only, apispec, billing_socialization, capture, cli, coord, dashboards, errors, formatting,
+                   i18n, incidents, models, ops, settings, storage, streams, tenants, transactions, transparency,
+                   video, web_security)
+    from .api import bp as api_root
     from .extensions import csrf, db, login_manager, migrate
-    from .ops import health as ops_health, logs as ops_logs, metrics as ops_metrics
-    from .tenants import auth, scoping
+    from .tenants import access, auth, orm_hooks, rls_session
 
     app = Flask(__name__, instance_relative_config=False)
     app.url_map.converters["int"] = errors.IdConverter  # ids beyond 64 bits never exist: 404
@@ -29,32 +31,31 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     csrf.init_app(app)
-    scoping.install(db)
+    orm_hooks.install(db)
+    rls_session.install()
     append_only.install()
     transactions.install(app, db)
     app.extensions["camnet.coord"] = coord.store_for(app.config)
     app.extensions["camnet.storage"] = storage.store_for(app.config)
     auth.init_app(app)
-    ops_metrics.init_app(app)
-    ops_logs.init_app(app)
+    web_security.init_app(app)  # headers, body and JSON limits, same-origin media (after auth)
+    ops.init_app(app)  # request metrics and logs wrap every route; probes and /metrics
     i18n.init_app(app)
+    formatting.init_app(app)
     errors.register_error_handlers(app)
-
-    from .api import bp as api_bp
-    from .billing_socialization import init_app as billing_init
-    from .incidents.api import bp as incidents_api
-    from .incidents.views import bp as incidents_views
-    from .streams.api import bp as streams_api
-    from .streams.views import bp as streams_views
-    from .tenants.api import bp as tenants_api
-    from .tenants.views import bp as tenants_views
-
-    for bp in (api_bp, tenants_api, streams_api, incidents_api):
-        csrf.exempt(bp)  # the API checks CSRF itself for cookie sessions (tenants.auth)
-        app.register_blueprint(bp)
-    for bp in (tenants_views, streams_views, incidents_views, ops_health.bp, ops_metrics.bp):
-        app.register_blueprint(bp)
-    billing_init(app)  # funding API (csrf-exempt like the others), pages and the ledger CLI
+    apispec.PERMISSION_CHECK[:] = [access.require_any]  # what `operation(perm=...)` checks
+    csrf.exempt(api_root)  # the API checks CSRF itself for cookie sessions (tenants.auth)
+    app.register_blueprint(api_root)
     cli.register(app.cli)
-    _ = apispec, models  # routes describe themselves as declared; models register on import
+
+    tenants.init_app(app)
+    streams.init_app(app)
+    capture.init_app(app)
+    video.init_app(app)  # live restream, player and wall; recording, playback and recorder pulls
+    billing_socialization.init_app(app)
+    incidents.init_app(app)
+    dashboards.init_app(app)
+    transparency.init_app(app)
+    alerts.init_app(app)
+    _ = models  # models register on import
     return app

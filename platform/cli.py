@@ -7,12 +7,6 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 
-def _create_app():
-    from . import create_app
-
-    return create_app()
-
-
 @click.command("demo", help="Nạp dữ liệu mẫu / load the demo district (idempotent)")
 @with_appcontext
 def demo_command():
@@ -47,11 +41,8 @@ def web_command(bind):
 
 
 def register(group) -> None:
-    from .streams.cli import worker_command
-    from .tenants.cli import COMMANDS
-    from .streams.cli import COMMANDS as STREAMS_COMMANDS
-
-    for command in [demo_command, serve_command, web_command, worker_command, *COMMANDS, *STREAMS_COMMANDS]:
+    """The core's commands; each feature adds its own in its ``init_app``."""
+    for command in (demo_command, serve_command, web_command):
         group.add_command(command)
 
 
@@ -62,6 +53,9 @@ def main():
         from gevent import monkey
 
         monkey.patch_all()
-    # The app's own commands (registered in create_app) appear here and under `flask --app camnet`.
-    cli = FlaskGroup(create_app=_create_app, help="camnet: mạng camera an ninh cộng đồng")
+    # The app is found as `flask --app camnet` finds it (its create_app), so this module, which
+    # create_app imports for the core's commands, never imports create_app back. The features'
+    # commands (registered by their init_app) appear here and under `flask --app camnet`.
+    os.environ.setdefault("FLASK_APP", "camnet")
+    cli = FlaskGroup(help="camnet: mạng camera an ninh cộng đồng")
     cli.main(prog_name="camnet")

@@ -75,6 +75,15 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
 
 
+class RequestTooLarge(DomainError):
+    status = 413
+    code = "request_too_large"
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -110,6 +119,19 @@ def register_error_handlers(app) -> None:
         return exc
 
     app.register_error_handler(HTTPException, http_error)
+
+    def too_large(exc):
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        length = request.content_length
+        if limit and length is not None and length <= limit:  # one form field beyond MAX_FORM_MEMORY_SIZE
+            field_limit = _megabytes(app.config.get("MAX_FORM_MEMORY_SIZE") or 500_000)
+            return render(RequestTooLarge(f"form: một trường của biểu mẫu lớn hơn {field_limit} / a form field "
+                                          f"is larger than {field_limit}", field="form"))
+        size = f" {_megabytes(limit)}" if limit else ""
+        return render(RequestTooLarge(f"body: yêu cầu lớn hơn giới hạn{size} / request body larger than the "
+                                      f"limit{size} (MAX_REQUEST_BYTES)", field="body"))
+
+    app.register_error_handler(413, too_large)
 
     from sqlalchemy.exc import DataError
 

@@ -13,11 +13,8 @@ def serve(host: str, port: int, embedded_worker: bool = True) -> None:
 
     app = current_app._get_current_object()
     if embedded_worker:
-        try:
-            from .streams.worker import start_embedded
-        except ImportError:
-            start_embedded = None
-        if start_embedded is not None:
-            start_embedded(app)
+        from .capture.embedded import start_embedded
+
+        start_embedded(app)
     print(f"camnet đang chạy / running at http://{host}:{port}/", flush=True)
     WSGIServer((host, port), app, log=None).serve_forever()

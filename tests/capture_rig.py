@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from camnet.extensions import db
 from camnet.streams.models import Camera, Snapshot
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +74,8 @@ def worker_env(app, **extra) -> dict:
         "REDIS_URL": cfg.get("REDIS_URL") or "",
         "REDIS_PREFIX": cfg.get("REDIS_PREFIX") or "",
     })
+    if cfg.get("SCOPE_SIGNING_KEY"):  # PostgreSQL checks the scope's MAC: the worker signs with the same key
+        env["SCOPE_SIGNING_KEY"] = cfg["SCOPE_SIGNING_KEY"]
     if cfg.get("S3_ENDPOINT"):
         env.update({"S3_ENDPOINT": cfg["S3_ENDPOINT"], "S3_ACCESS_KEY": cfg["S3_ACCESS_KEY"],
                     "S3_SECRET_KEY": cfg["S3_SECRET_KEY"], "S3_BUCKET": cfg["S3_BUCKET"]})
@@ -100,14 +102,15 @@ def stop(proc: subprocess.Popen) -> None:
 
 def in_process_worker(app, name: str = "test-worker"):
     """A Worker whose ``capture()`` the test calls itself (no scheduler running)."""
-    from camnet.streams.worker import Worker
+    from camnet.capture.worker import Worker
 
     return Worker(app, name)
 
 
 def capture_now(worker, camera_id: int, slot: int):
     """Capture one slot in this process and write the rows, as the worker's loops would."""
-    from camnet.streams.capture import load_cameras, write_results
+    from camnet.capture.cameras import load_cameras
+    from camnet.capture.writer import write_results
 
     with system_scope():
         cams = load_cameras()

@@ -20,6 +20,7 @@ from . import services
 from .world import build_world
 
 _counter = itertools.count()
+TEST_SCOPE_KEY = "test-scope-key-" + uuid.uuid4().hex
 
 
 class IsolatedClient(FlaskClient):
@@ -52,6 +53,9 @@ def _base_config(tmp: Path, live: dict) -> dict:
         "REDIS_URL": "redis+cluster://" + live["CAMNET_TEST_REDIS_CLUSTER"].split("://", 1)[1],
         "REDIS_PREFIX": f"t{run}:",
         "SERVER_NAME": None,
+        "MFA_REQUIRED_ROLES": "",  # two-factor sign-in off unless a test asks (tests/test_mfa.py)
+        # the same for every app of the session: the PostgreSQL template stores it when migrated
+        "SCOPE_SIGNING_KEY": TEST_SCOPE_KEY,
     }
 
 
@@ -70,10 +74,13 @@ def sqlite_template(tmp_path_factory, live_services):
 def pg_template(live_services):
     admin = live_services["CAMNET_TEST_PG_URL"]
     name = f"camnet_tpl_{os.getpid()}"
-    services.pg_exec(admin, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name} OWNER camnet")
+    # two roles, as in production: camnet_owner owns the database and migrates (granting the app
+    # role its data privileges at the end), the apps under test connect as camnet
+    services.pg_exec(admin, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name} OWNER camnet_owner")
     app = create_app({**_base_config(Path("/tmp"), live_services),
                       "INSTANCE_DIR": "/tmp/camnet-pg-template",
-                      "SQLALCHEMY_DATABASE_URI": services.pg_app_url(admin, name)})
+                      "SQLALCHEMY_DATABASE_URI": services.pg_app_url(admin, name),
+                      "DATABASE_MIGRATE_URL": services.pg_owner_url(admin, name)})
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])
         db.engine.dispose()
@@ -94,8 +101,9 @@ def _make_app(backend: str, request, tmp_path, live_services, extra: dict | None
         template = request.getfixturevalue("pg_template")
         admin = live_services["CAMNET_TEST_PG_URL"]
         name = f"camnet_t{os.getpid()}_{next(_counter)}"
-        services.pg_exec(admin, f"CREATE DATABASE {name} TEMPLATE {template} OWNER camnet")
+        services.pg_exec(admin, f"CREATE DATABASE {name} TEMPLATE {template} OWNER camnet_owner")
         config["SQLALCHEMY_DATABASE_URI"] = services.pg_app_url(admin, name)
+        config["DATABASE_MIGRATE_URL"] = services.pg_owner_url(admin, name)
 
         def cleanup():
             services.pg_exec(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -180,7 +188,7 @@ def runner(app):
 @pytest.fixture
 def http_sim():
     """The built-in HTTP camera simulator on a free port."""
-    from camnet.sim.http_camera import HttpCameraSim
+    from camsim.http_camera import HttpCameraSim
 
     sim = HttpCameraSim(port=0)
     sim.start()

@@ -44,6 +44,11 @@ def pg_app_url(admin_url: str, dbname: str) -> str:
     return f"postgresql+psycopg://camnet@{hostport}/{dbname}"
 
 
+def pg_owner_url(admin_url: str, dbname: str) -> str:
+    """Migrations run as ``camnet_owner``, which owns the test databases and their objects."""
+    return pg_app_url(admin_url, dbname).replace("://camnet@", "://camnet_owner@", 1)
+
+
 def pg_exec(admin_url: str, *statements: str) -> None:
     with psycopg.connect(pg_admin_dsn(admin_url), autocommit=True) as conn:
         for sql in statements:

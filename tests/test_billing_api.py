@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from camnet.billing_socialization.models import JournalTransaction, Receipt
 from camnet.extensions import db
 from camnet.tenants.models import RoleGrant
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .world import FOREIGN
 from .world_billing import PDF_BYTES

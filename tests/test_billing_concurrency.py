@@ -9,7 +9,7 @@ from camnet.billing_socialization import ledger, receipts, spending
 from camnet.billing_socialization.models import Expense, JournalTransaction, Receipt
 from camnet.billing_socialization.schemas import ExpenseIn, ReceiptIn
 from camnet.extensions import db
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 THREADS, EACH = 8, 12
 

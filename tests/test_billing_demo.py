@@ -8,7 +8,7 @@ from camnet.billing_socialization.models import Sponsor
 from camnet.extensions import db
 from camnet.tenants import demo as tenants_demo
 from camnet.tenants.models import AdminUnit
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 
 def test_demo_funding_is_plausible_and_idempotent(app):

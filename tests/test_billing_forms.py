@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from camnet.billing_socialization import ledger
 from camnet.billing_socialization.models import Allocation, HouseholdShare, JournalTransaction, Pledge, ShareCampaign
 from camnet.extensions import db
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .world import FOREIGN
 

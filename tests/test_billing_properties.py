@@ -13,7 +13,7 @@ from camnet.billing_socialization.schemas import AllocationIn, ExpenseIn, PhaseI
 from camnet.errors import DomainError
 from camnet.extensions import db
 from camnet.tenants.models import AdminUnit
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 amounts = st.integers(min_value=1, max_value=5_000_000_000)
 ops = st.lists(st.one_of(

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from camnet.billing_socialization import ledger, reports, spending
 from camnet.extensions import db
 from camnet.tenants.models import CommuneSettings
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 
 def _pdf_text(data: bytes) -> str:
@@ -75,7 +75,7 @@ def test_pages_for_chairman_sponsor_receipt_campaign_and_household(app, world, c
     assert "Security camera funding" in chairman.get(f"/funding/communes/{a}?lang=en").get_data(as_text=True)
     receipt = world.extra["receipt"]["a"][0]
     printed = chairman.get(f"/funding/receipts/{receipt.id}?lang=vi").get_data(as_text=True)
-    assert "PHIẾU THU" in printed and receipt.number in printed and "40.000.000 ₫" in printed
+    assert "PHIẾU THU" in printed and receipt.number in printed and "40.000.000 đ" in printed
     camp = chairman.get(f"/funding/campaigns/{world.extra['campaign']['a'][0].id}").get_data(as_text=True)
     assert "Nợ đọng" in camp and "HH-a-2" in camp
     sponsor = client_for("sponsor_a")
@@ -116,7 +116,7 @@ def test_public_transparency_page_is_off_by_default_and_shows_no_household(app, 
         db.session.commit()
     page = anon.get(f"/minh-bach/{a}")
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "Công khai tài chính" in text and "190.500.000 ₫" in text
+    assert page.status_code == 200 and "Công khai tài chính" in text and "190.500.000 đ" in text
     data = anon.get(f"/api/v1/funding/public/{a}").get_json()
     assert data["raised"] == 190_500_000 and data["households_paid"] == 1
     for private in ("Nguyễn Văn", "Trần Thị", "HH-a-1", "HH-a-2"):

@@ -7,16 +7,16 @@ import pytest
 from sqlalchemy import select
 
 from camnet.extensions import db
-from camnet.streams.health import HealthSettings
+from camnet.capture.health import HealthSettings
 from camnet.streams.models import FaultTicket, Snapshot
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import add_camera, allow, capture_now, in_process_worker
 
 
 @pytest.fixture(scope="module")
 def rtsp_sim():
-    from camnet.sim.control import RtspSimUnavailable, start_rtsp_sim
+    from camsim.control import RtspSimUnavailable, start_rtsp_sim
 
     try:
         sim = start_rtsp_sim(port=0, n=4)

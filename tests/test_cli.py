@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from camnet.extensions import db
 from camnet.tenants.models import AdminUnit, RoleGrant, User, Village
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 
 def _count(model):

@@ -10,11 +10,11 @@ import pytest
 from gevent.pool import Pool
 
 from camnet.extensions import db
-from camnet.sim.http_camera import HttpCameraSim
-from camnet.streams.capture import load_cameras
-from camnet.streams.clips import poll_clips
+from camsim.http_camera import HttpCameraSim
+from camnet.capture.cameras import load_cameras
+from camnet.capture.clips import poll_clips
 from camnet.streams.models import Clip
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import add_camera, allow, in_process_worker
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg (Debi
 
 @pytest.fixture(scope="module")
 def rtsp_sim():
-    from camnet.sim.control import RtspSimUnavailable, start_rtsp_sim
+    from camsim.control import RtspSimUnavailable, start_rtsp_sim
 
     try:
         sim = start_rtsp_sim(port=0, n=1)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from camnet.extensions import db
 from camnet.streams.models import Camera, FaultTicket
 from camnet.tenants.models import Village
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .world import FOREIGN
 

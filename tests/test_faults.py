@@ -9,10 +9,10 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from camnet.extensions import db
-from camnet.sim.http_camera import HttpCameraSim
+from camsim.http_camera import HttpCameraSim
 from camnet.streams.models import Snapshot
 from camnet.tenants.models import AdminUnit
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import add_camera, allow, start_worker, worker_env
 from .fault_rig import PrivatePostgres, ReplicatedRedisCluster, free_port, wait_for

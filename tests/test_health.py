@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from camnet.extensions import db
-from camnet.sim.http_camera import render_frame
-from camnet.streams.health import CameraHealthState, HealthSettings, judge, reference_of
+from camsim.http_camera import render_frame
+from camnet.capture.health import CameraHealthState, HealthSettings, judge, reference_of
 from camnet.streams.models import Camera, CameraUptimeDay, FaultTicket
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import add_camera, allow, capture_now, in_process_worker
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from camnet.extensions import db
@@ -10,7 +11,7 @@ from camnet.incidents import services
 from camnet.incidents.models import Incident
 from camnet.streams.models import Clip, Snapshot
 from camnet.tenants.models import AuditEvent
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .world import FOREIGN
 from .world_incidents import JPEG
@@ -156,3 +157,118 @@ def test_only_the_platform_admin_edits_categories(app, world, client_for):
     codes = [c["code"] for c in client_for("operator_a").get("/api/v1/incident-categories").get_json()]
     assert {"theft", "robbery", "assault", "property_damage", "illegal_racing", "loan_shark_flyers",
             "traffic_accident", "littering", "social_evils", "other", "fraud"} <= set(codes)
+
+
+# ---- releasing the hold of evidence (finding 6) --------------------------------------------------
+
+def _s3_app(make_app, live_services, backend):
+    import uuid
+
+    return make_app(backend, {"S3_ENDPOINT": live_services["CAMNET_TEST_S3"],
+                              "S3_BUCKET": "hold-" + uuid.uuid4().hex[:12]})
+
+
+def _held_on_store(app, key) -> bool:
+    store = app.extensions["camnet.storage"]
+    return store.client.is_object_legal_hold_enabled(store.bucket, key)
+
+
+def _releases() -> list[tuple]:
+    with system_scope():
+        return db.session.execute(select(AuditEvent.action, AuditEvent.actor_name, AuditEvent.reason).where(
+            AuditEvent.action.in_(["clip.evidence", "snapshot.evidence", "clip.evidence.release",
+                                   "snapshot.evidence.release"])).order_by(AuditEvent.id)).all()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_operator_cannot_release_the_hold_of_evidence_an_incident_lists(make_app, live_services, backend):
+    """An operator un-marks a held clip and snapshot: 409 naming the cases, the S3 hold stays on."""
+    from .world import build_world
+
+    app = _s3_app(make_app, live_services, backend)
+    with app.app_context():
+        world = build_world(app)
+        client = app.test_client()
+        assert client.post("/login", data={"username": "operator_a", "password": world.password}).status_code == 302
+        incident, clip, snap = _one(world, "incident"), _one(world, "incident_clip"), _one(world, "incident_snapshot")
+        assert client.post(f"/api/v1/incidents/{incident.id}/evidence",
+                           json={"kind": "clip", "item_id": clip.id}).status_code == 201
+        second = client.post("/api/v1/incidents", json=_new(world, title="Cướp giật điện thoại chợ"))
+        second_id = second.get_json()["id"]
+        assert client.post(f"/api/v1/incidents/{second_id}/evidence",
+                           json={"kind": "clip", "item_id": clip.id}).status_code == 201
+        assert _held_on_store(app, clip.object_key)
+        app.extensions["camnet.storage"].set_legal_hold(snap.object_key, True)
+
+        resp = client.post(f"/api/v1/clips/{clip.id}/evidence", json={"evidence": False, "reason": "không cần nữa"})
+        assert resp.status_code == 409, resp.get_json()
+        body = resp.get_json()
+        assert body["field"] == "evidence" and "chưa đóng" in body["message"]
+        assert f"Số vụ #{incident.id} «Mất trộm xe máy a»" in body["message"]
+        assert f"Số vụ #{second_id} «Cướp giật điện thoại chợ»" in body["message"]
+        resp = client.post(f"/api/v1/snapshots/{snap.id}/evidence", json={"evidence": False, "reason": "không cần"})
+        assert resp.status_code == 409 and f"Số vụ #{incident.id}" in resp.get_json()["message"]
+        # the police cannot either while the cases are open
+        police = app.test_client()
+        police.post("/login", data={"username": "police_dist", "password": world.password})
+        assert police.post(f"/api/v1/clips/{clip.id}/evidence",
+                           json={"evidence": False, "reason": "Vụ việc đã xong"}).status_code == 409
+        assert _held_on_store(app, clip.object_key) and _held_on_store(app, snap.object_key)
+        with system_scope():
+            assert db.session.get(Clip, clip.id).evidence and db.session.get(Clip, clip.id).legal_hold
+            assert db.session.get(Snapshot, snap.id).evidence
+        assert _releases() == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_police_release_a_closed_cases_evidence_with_a_reason_and_it_is_audited(make_app, live_services, backend):
+    from .world import build_world
+
+    app = _s3_app(make_app, live_services, backend)
+    with app.app_context():
+        world = build_world(app)
+
+        def client(name):
+            c = app.test_client()
+            assert c.post("/login", data={"username": name, "password": world.password}).status_code == 302
+            return c
+
+        operator, police = client("operator_a"), client("police_dist")
+        incident, clip, snap = _one(world, "incident"), _one(world, "incident_clip"), _one(world, "incident_snapshot")
+        assert operator.post(f"/api/v1/incidents/{incident.id}/evidence",
+                             json={"kind": "clip", "item_id": clip.id}).status_code == 201
+        assert operator.patch(f"/api/v1/incidents/{incident.id}", json={"status": "resolved"}).status_code == 200
+        url = f"/api/v1/clips/{clip.id}/evidence"
+        body = {"evidence": False, "reason": "Vụ việc đã kết thúc, hết thời hạn"}
+        # the operator, a household, police of another district or province: refused, nothing written
+        resp = operator.post(url, json=body)
+        assert resp.status_code == 403 and "công an" in resp.get_json()["message"]
+        assert client("household_a").post(url, json=body).status_code == 403
+        assert client("police_dist2").post(url, json=body).status_code == 404
+        assert client("police_prov2").post(url, json=body).status_code == 404
+        resp = police.post(url, json={"evidence": False})
+        assert resp.status_code == 422 and resp.get_json()["field"] == "reason"
+        assert police.post(url, json={"evidence": False, "reason": "  "}).get_json()["field"] == "reason"
+        assert _held_on_store(app, clip.object_key) and _releases() == []
+        # the district police, with a reason
+        resp = police.post(url, json=body)
+        assert resp.status_code == 200, resp.get_json()
+        assert resp.get_json()["evidence"] is False and resp.get_json()["legal_hold"] is False
+        assert not _held_on_store(app, clip.object_key)
+        resp = police.post(f"/api/v1/snapshots/{snap.id}/evidence", json=body)
+        assert resp.status_code == 200 and resp.get_json()["evidence"] is False
+        assert _releases() == [("clip.evidence.release", "police_dist", body["reason"]),
+                               ("snapshot.evidence.release", "police_dist", body["reason"])]
+        with system_scope():
+            assert db.session.get(Clip, clip.id).legal_hold is False
+            detail = db.session.execute(select(AuditEvent.detail).where(
+                AuditEvent.action == "clip.evidence.release")).scalar_one()
+            assert detail["incidents"] == [incident.id] and detail["store_hold_lifted"] is True
+
+
+def test_an_item_no_incident_lists_is_unmarked_by_the_operator_as_before(app, world, client_for):
+    clip = _one(world, "incident_clip")
+    client = client_for("operator_a")
+    assert client.post(f"/api/v1/clips/{clip.id}/evidence", json={"evidence": True}).get_json()["evidence"]
+    resp = client.post(f"/api/v1/clips/{clip.id}/evidence", json={"evidence": False})
+    assert resp.status_code == 200 and resp.get_json()["evidence"] is False

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from camnet.extensions import db
 from camnet.tenants.roles import ROLE_PERMISSIONS
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .world import feature_plugins
 

@@ -35,8 +35,9 @@ def test_app_role_is_not_superuser_nor_bypassrls(pg_app):
     assert row == (False, False)
 
 
-def test_scope_policies_go_back_to_id_lists_and_forth_to_ranges(pg_app):
-    """Migration 0007 swaps every scope policy for ranges; its downgrade restores the id lists."""
+def test_scope_policies_go_back_to_id_lists_and_forth_to_checked_ranges(pg_app):
+    """Migration 0007 swaps every scope policy for ranges, 0008 for ranges vouched for by
+    ``camnet_scope()``; their downgrades restore what was before, and upgrading again gives the same."""
     from flask_migrate import downgrade, upgrade
 
     directory = pg_app.config["MIGRATIONS_DIR"]
@@ -47,17 +48,21 @@ def test_scope_policies_go_back_to_id_lists_and_forth_to_ranges(pg_app):
         db.session.rollback()
         return dict(rows)
 
-    def functions():
-        found = db.session.execute(text("SELECT count(*) FROM pg_proc WHERE proname = 'camnet_ranges_of_unit_ids'"))
-        count = found.scalar()
+    def functions(name):
+        count = db.session.execute(text("SELECT count(*) FROM pg_proc WHERE proname = :n"), {"n": name}).scalar()
         db.session.rollback()
         return count
 
     now = policies()
-    assert len(now) == 29 and all("app.unit_ranges" in q for q in now.values()) and functions() == 1
+    assert len(now) >= 29 and all("camnet_scope()" in q and "current_setting" not in q for q in now.values())
+    assert functions("camnet_scope") == 1 and functions("camnet_ranges_of_unit_ids") == 0
+    downgrade(directory=directory, revision="0007_scope_as_ranges")
+    ranges = policies()
+    assert len(ranges) == 29 and all("app.unit_ranges" in q and "camnet_scope()" not in q for q in ranges.values())
+    assert functions("camnet_scope") == 0 and functions("camnet_ranges_of_unit_ids") == 1
     downgrade(directory=directory, revision="0006_ledger_accounts_sponsor")
     before = policies()
-    assert set(before) == set(now) and not any("unit_ranges" in q for q in before.values())
-    assert all("app.unit_ids" in q for q in before.values()) and functions() == 0
+    assert set(before) == set(ranges) and not any("unit_ranges" in q for q in before.values())
+    assert all("app.unit_ids" in q for q in before.values()) and functions("camnet_ranges_of_unit_ids") == 0
     upgrade(directory=directory)
-    assert policies() == now and functions() == 1
+    assert policies() == now and functions("camnet_scope") == 1 and functions("camnet_ranges_of_unit_ids") == 0

@@ -14,7 +14,8 @@ def test_readyz_checks_postgres_redis_cluster_and_s3(make_app, live_services):
     resp = app.test_client().get("/readyz")
     body = resp.get_json()
     assert resp.status_code == 200, body
-    assert set(body["checks"]) == {"database", "coordination", "object_store"}
+    assert set(body["checks"]) == {"database", "schema", "coordination", "object_store"}
+    assert body["checks"]["schema"]["detail"].startswith("ok")
 
 
 def test_readyz_names_the_unreachable_store(make_app):
@@ -28,7 +29,7 @@ def test_readyz_names_the_unreachable_store(make_app):
 def test_metrics_expose_requests_and_cameras_per_commune(app, world, client_for):
     from camnet.extensions import db
     from camnet.streams.models import Camera
-    from camnet.tenants.scoping import system_scope
+    from camnet.tenants.scope import system_scope
 
     from sqlalchemy import func, select
 
@@ -65,7 +66,7 @@ def test_metrics_count_the_last_hours_snapshots_per_commune(any_app, world):
 
     from camnet.extensions import db
     from camnet.streams.models import Camera, Snapshot
-    from camnet.tenants.scoping import system_scope
+    from camnet.tenants.scope import system_scope
 
     now = datetime.now(timezone.utc)
 
@@ -106,3 +107,52 @@ def test_wsgi_entry_point_freezes_what_start_up_built(tmp_path):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) > 50_000
+
+
+def _unmigrated_sqlite(make_app, tmp_path):
+    """An app on an empty SQLite file: no tables, no alembic revision."""
+    path = tmp_path / "empty.db"
+    return make_app("sqlite", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+
+
+def test_readyz_is_not_ready_on_an_unmigrated_database(make_app, tmp_path):
+    app = _unmigrated_sqlite(make_app, tmp_path)
+    resp = app.test_client().get("/readyz")
+    body = resp.get_json()
+    assert resp.status_code == 503, body
+    assert body["checks"]["database"]["ok"] is True  # reachable, but
+    assert body["checks"]["schema"]["ok"] is False
+    assert "schema not at head" in body["checks"]["schema"]["detail"]
+    assert "0013" in body["checks"]["schema"]["detail"] or "head" in body["checks"]["schema"]["detail"]
+
+
+def test_readyz_names_the_revision_of_a_database_behind_the_head(make_app):
+    from flask_migrate import downgrade
+
+    from camnet.extensions import db
+
+    app = make_app("sqlite")
+    with app.app_context():
+        downgrade(directory=app.config["MIGRATIONS_DIR"], revision="0007_scope_as_ranges")
+        db.session.remove()
+    resp = app.test_client().get("/readyz")
+    detail = resp.get_json()["checks"]["schema"]["detail"]
+    assert resp.status_code == 503 and "schema not at head: revision 0007_scope_as_ranges" in detail
+
+
+def test_readyz_refuses_a_scope_key_the_database_does_not_hold(make_app):
+    """On PostgreSQL the process's scope must be accepted by the database: with another
+    SCOPE_SIGNING_KEY than the migration stored, every query would quietly return nothing."""
+    app = make_app("postgres", {"SCOPE_SIGNING_KEY": "another-key-than-the-migration-stored-0123456789"})
+    resp = app.test_client().get("/readyz")
+    body = resp.get_json()
+    assert resp.status_code == 503 and body["checks"]["schema"]["ok"] is False
+    assert "scope key" in body["checks"]["schema"]["detail"]
+
+
+def test_metrics_answer_on_an_unmigrated_database(make_app, tmp_path):
+    app = _unmigrated_sqlite(make_app, tmp_path)
+    resp = app.test_client().get("/metrics")
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    assert "camnet_database_up 0.0" in text and "camnet_http_requests_total" in text

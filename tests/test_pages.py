@@ -69,7 +69,7 @@ def test_media_access_api_records_who_what_when_where_why(app, world, client_for
     with app.test_request_context(environ_base={"REMOTE_ADDR": "10.0.0.7"}):
         from flask_login import login_user
         from camnet.extensions import db
-        from camnet.tenants.scoping import system_scope
+        from camnet.tenants.scope import system_scope
         with system_scope():
             user = db.session.get(User, world.users["operator_a"].id)
         login_user(user)

@@ -70,3 +70,27 @@ def test_connection_pool_is_sized_for_a_server_database_only(make_app, tmp_path)
     assert settings.from_env(env={"DB_POOL_SIZE": "12"}, instance_path=str(tmp_path))["DB_POOL_SIZE"] == 12
     with pytest.raises(settings.SettingsError, match="DB_POOL_SIZE"):
         settings.from_env(env={"DB_POOL_SIZE": "many"}, instance_path=str(tmp_path))
+
+
+@pytest.mark.parametrize("secret", [settings.DEFAULT_SECRET, " camnet-dev-secret-change-me ", "changeme"])
+def test_a_publicly_known_secret_is_refused_even_in_development(tmp_path, secret):
+    """A cookie signed with a key from the docs or the old default would be anyone's admin session."""
+    with pytest.raises(settings.SettingsError, match="SECRET_KEY is a publicly known value"):
+        create_app({"INSTANCE_DIR": str(tmp_path), "SECRET_KEY": secret})
+
+
+def test_without_a_secret_development_generates_one_and_production_refuses(tmp_path):
+    cfg = settings.from_env(env={}, instance_path=str(tmp_path))
+    assert cfg["SECRET_KEY"] is None
+    settings.ensure_secret_key(cfg)
+    assert len(cfg["SECRET_KEY"]) >= 32 and (tmp_path / settings.SECRET_FILE).read_text() == cfg["SECRET_KEY"]
+    prod = settings.from_env(env={"CAMNET_ENV": "production"}, instance_path=str(tmp_path / "p"))
+    with pytest.raises(settings.SettingsError, match="SECRET_KEY must be set"):
+        settings.ensure_secret_key(prod)
+    assert not (tmp_path / "p" / settings.SECRET_FILE).exists()  # replicas must share one key: none is made
+
+
+def test_request_limits_come_from_the_environment(tmp_path):
+    cfg = settings.from_env(env={"MAX_REQUEST_BYTES": "1048576", "MAX_JSON_DEPTH": "8"}, instance_path=str(tmp_path))
+    assert (cfg["MAX_REQUEST_BYTES"], cfg["MAX_JSON_DEPTH"]) == (1048576, 8)
+    assert settings.from_env(env={}, instance_path=str(tmp_path))["MAX_REQUEST_BYTES"] == 16 * 1024 * 1024

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from camnet.extensions import db
-from camnet.sim.http_camera import HttpCameraSim
+from camsim.http_camera import HttpCameraSim
 from camnet.streams.models import Snapshot
-from camnet.streams.sharding import owner_of
-from camnet.tenants.scoping import system_scope
+from camnet.capture.sharding import owner_of
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import add_camera, allow, start_worker, stop, wait_for, worker_env
 

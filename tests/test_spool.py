@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from camnet.extensions import db
-from camnet.sim.http_camera import HttpCameraSim
+from camsim.http_camera import HttpCameraSim
 from camnet.streams.models import Camera, Snapshot
-from camnet.streams.spool import Spool
-from camnet.tenants.scoping import system_scope
+from camnet.capture.spool import Spool
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import add_camera, allow, capture_now, free_port, in_process_worker, wait_for
 

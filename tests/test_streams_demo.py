@@ -7,7 +7,7 @@ from camnet.streams import urls
 from camnet.streams.models import Camera, FaultTicket
 from camnet.tenants import demo as tenants_demo
 from camnet.tenants.models import AdminUnit
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 
 def test_demo_cameras_match_the_seed_counts_and_load_twice_to_the_same(app):

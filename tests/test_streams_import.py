@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from camnet.extensions import db
 from camnet.streams.models import Camera
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 HEADER = "code,name,village,road,latitude,longitude,ownership,owner_name,snapshot_url,status,phase,consent_shares,consent_granted_by,consent_since\n"
 GOOD = (HEADER

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from camnet.extensions import db
 from camnet.streams.models import Camera, CameraConsent, CameraUptimeDay, Clip
 from camnet.tenants.models import AuditEvent, RoleGrant
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .world import build_world
 from .world_streams import jpeg_bytes
@@ -119,7 +119,7 @@ def test_live_view_replays_snapshots_as_mjpeg_and_is_audited(app, world, client_
 
 
 def test_live_view_proxies_a_camera_mjpeg_stream_without_revealing_it(app, world, client_for):
-    from camnet.sim.http_camera import HttpCameraSim
+    from camsim.http_camera import HttpCameraSim
 
     sim = HttpCameraSim(port=0)
     port = sim.start()
@@ -211,7 +211,7 @@ def test_history_is_paged_by_time_and_latest_per_camera(app, world, client_for):
     assert "Camera wall" in client.get("/wall?lang=en").get_data(as_text=True)
     assert len(_audits()) == before  # the page itself sends no media; each picture fetch is audited
     assert client.get(f"/cameras/{cam.id}/history").status_code == 200
-    assert client.get("/static/streams/wall.js").status_code == 200
+    assert client.get("/static/video/wall.js").status_code == 200
 
 
 def test_technician_sees_fault_tickets_with_audited_evidence_and_closes_them(app, world, client_for):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from camnet.extensions import db
 from camnet.streams.models import Camera, Clip, FaultTicket, Snapshot
 from camnet.streams.retention import sweep
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import sweep_concurrently
 from .world_streams import add_snapshot

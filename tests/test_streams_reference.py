@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from camnet.extensions import db
 from camnet.streams.models import Camera, FaultTicket
 from camnet.tenants.models import AuditEvent
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import add_camera, allow, capture_now, in_process_worker
 
@@ -233,7 +233,8 @@ def test_a_view_stored_just_before_the_reset_is_not_taken_back(make_app, http_si
     """A capture taken before the reset may write its reference after it (the writer batches):
     the stored key then names the old view again, but the reset mark still makes the worker
     adopt what the camera shows now."""
-    from camnet.streams.capture import load_cameras, write_results
+    from camnet.capture.cameras import load_cameras
+    from camnet.capture.writer import write_results
 
     app = make_app("sqlite", allow(http_sim.port))
     with app.app_context():

@@ -5,10 +5,10 @@ import stat
 from sqlalchemy import func, select
 
 from camnet.extensions import db
-from camnet.streams import crypto
+from camnet import crypto
 from camnet.streams.models import Camera, CameraConsent
 from camnet.streams.registry import capturable_cameras_query
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 NEW = {"code": "NGA-TU-01", "name": "Ngã tư Đồng Tâm", "road": "Đường Núi Đối x Phố Cẩm Hoàn",
        "latitude": 20.7201, "longitude": 106.6702, "direction": "NE", "kind": "fixed",

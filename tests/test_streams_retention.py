@@ -8,7 +8,7 @@ from camnet.extensions import db
 from camnet.streams.models import Camera, Clip, FaultTicket, Snapshot
 from camnet.streams.retention import sweep
 from camnet.tenants.models import CommuneSettings
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 from .capture_rig import sweep_concurrently
 from .world_streams import add_snapshot

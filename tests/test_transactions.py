@@ -5,7 +5,7 @@ from sqlalchemy import event, func, select, text
 
 from camnet.extensions import db
 from camnet.tenants.models import AdminUnit
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 
 @pytest.fixture

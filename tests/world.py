@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from camnet.extensions import db
 from camnet.tenants.models import AdminUnit, RoleGrant, User, Village
 from camnet.tenants.passwords import hash_password
-from camnet.tenants.scoping import system_scope
+from camnet.tenants.scope import system_scope
 
 FOREIGN = "ZZNGOAILAI"  # every name in commune B, C and the other district carries it
 PASSWORD = "mat-khau-thu-nghiem"

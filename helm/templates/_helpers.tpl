@@ -27,3 +27,4 @@ securityContext:
   capabilities:
     drop: ["ALL"]
 {{- end -}}
+{{- define "camnet.migrateSecretName" -}}{{ .Values.secrets.existingMigrateSecret | default (printf "%s-migrate" (include "camnet.fullname" .)) }}{{- end -}}

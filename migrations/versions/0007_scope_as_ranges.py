@@ -35,7 +35,7 @@ def upgrade():
         return
     op.execute(rls.SCOPE_RANGES_FUNCTION)
     for table, column in POLICIES:
-        rls.replace_policy(op, table, column, rls.RANGES_PREDICATE)
+        rls.replace_policy(op, table, column, rls.RANGES_PREDICATE_0007)
 
 
 def downgrade():

@@ -1,4 +1,7 @@
-"""Who may see which funding record: the commune's readers, a sponsor its own, a household its shares."""
+"""Which funding record is whose: the commune's readers see all, a sponsor its own, a household its shares.
+
+The permission checks themselves are ``tenants.access``; this module holds the data rules on top.
+"""
 from __future__ import annotations
 
 import functools
@@ -7,11 +10,9 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 
-from ..errors import ForbiddenError, NotFoundError
+from ..errors import NotFoundError
 from ..extensions import db
-from ..tenants.models import AdminUnit
-from ..tenants.scoping import current_scope
-from ..tenants.services import get_scoped
+from ..tenants.access import may
 
 READ, MANAGE, SPONSOR_OWN, HOUSEHOLD_OWN = "funding.read", "funding.manage", "sponsor.own", "household.own"
 
@@ -34,28 +35,14 @@ def user_id() -> int | None:
     return _user_attr("id")
 
 
-def require_any(*perms: str) -> None:
-    """Route level: 403 only when the role never holds any of ``perms`` (ids are not looked at)."""
-    scope = current_scope()
-    if not any(scope.can(p) for p in perms):
-        raise ForbiddenError()
-
-
-def commune(unit_id: int, perm: str) -> AdminUnit:
-    unit = get_scoped(AdminUnit, unit_id, perm)
-    if not unit.is_commune:
-        raise NotFoundError()
-    return unit
-
-
 def own_sponsor(sponsor) -> bool:
-    return (current_scope().can(SPONSOR_OWN, sponsor.commune_id) and sponsor.id is not None
+    return (may(SPONSOR_OWN, sponsor.commune_id) and sponsor.id is not None
             and user_sponsor_id() == sponsor.id)
 
 
 def own_household(commune_id: int, household_ref: str | None) -> bool:
     ref = user_household_ref()
-    return bool(ref) and ref == household_ref and current_scope().can(HOUSEHOLD_OWN, commune_id)
+    return bool(ref) and ref == household_ref and may(HOUSEHOLD_OWN, commune_id)
 
 
 def load(model, object_id: int):
@@ -79,7 +66,7 @@ def sponsor_for_read(sponsor_id: int):
 def readable_sponsor(row):
     """``row`` (a sponsor, or a row with its id and commune_id) when the commune's readers or the
     sponsor itself ask; 404 otherwise."""
-    if current_scope().can(READ, row.commune_id) or own_sponsor(row):
+    if may(READ, row.commune_id) or own_sponsor(row):
         return row
     raise NotFoundError()
 
@@ -88,10 +75,9 @@ def receipt_for_read(receipt_id: int):
     from .models import HouseholdShare, Receipt
 
     row = load(Receipt, receipt_id)
-    if current_scope().can(READ, row.commune_id):
+    if may(READ, row.commune_id):
         return row
-    if row.sponsor_id is not None and user_sponsor_id() == row.sponsor_id and current_scope().can(
-            SPONSOR_OWN, row.commune_id):
+    if row.sponsor_id is not None and user_sponsor_id() == row.sponsor_id and may(SPONSOR_OWN, row.commune_id):
         return row
     if row.share_id is not None:
         share = db.session.get(HouseholdShare, row.share_id)

@@ -6,7 +6,7 @@ from flask.cli import AppGroup
 
 from ..extensions import db
 from ..tenants.cli import unit_by_code
-from ..tenants.scoping import system_scope
+from ..tenants.scope import system_scope
 from . import ledger
 
 ledger_cli = AppGroup("ledger", help="Sổ cái tài trợ / the funding ledger")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..streams.models import Camera
 from ..tenants.models import AdminUnit, User, Village
-from ..tenants.scoping import system_scope
+from ..tenants.scope import system_scope
 from . import funders, receipts, spending
 from .models import Allocation, FundingPhase, JournalTransaction, Pledge, ShareCampaign, Sponsor
 from .schemas import AllocationIn, CampaignIn, ExpenseIn, PhaseIn, PledgeIn, ReceiptIn, SponsorIn

@@ -8,14 +8,14 @@ from sqlalchemy import select
 from ..errors import ConflictError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
-from ..tenants.services import get_scoped
+from ..tenants.access import get_commune, get_scoped, may
 from . import access, ledger
 from .models import FundingPhase, Pledge, Sponsor
 
 
 def create_sponsor(commune_id: int, data) -> Sponsor:
     """Add a sponsor (company, organisation, household or budget line) to a commune."""
-    unit = access.commune(commune_id, access.MANAGE)
+    unit = get_commune(commune_id, access.MANAGE)
     if db.session.execute(select(Sponsor.id).where(Sponsor.commune_id == unit.id, Sponsor.name == data.name)).first():
         raise ConflictError(f"name: sponsor {data.name!r} already exists", field="name")
     sponsor = Sponsor(commune_id=unit.id, name=data.name, kind=data.kind, contact=data.contact,
@@ -29,13 +29,13 @@ def create_sponsor(commune_id: int, data) -> Sponsor:
 
 
 def list_sponsors(commune_id: int) -> list[Sponsor]:
-    unit = access.commune(commune_id, access.READ)
+    unit = get_commune(commune_id, access.READ)
     return list(db.session.execute(
         select(Sponsor).where(Sponsor.commune_id == unit.id).order_by(Sponsor.name)).scalars())
 
 
 def create_phase(commune_id: int, data) -> FundingPhase:
-    unit = access.commune(commune_id, access.MANAGE)
+    unit = get_commune(commune_id, access.MANAGE)
     if db.session.execute(select(FundingPhase.id).where(FundingPhase.commune_id == unit.id,
                                                         FundingPhase.name == data.name)).first():
         raise ConflictError(f"name: phase {data.name!r} already exists", field="name")
@@ -50,7 +50,7 @@ def create_phase(commune_id: int, data) -> FundingPhase:
 
 
 def list_phases(commune_id: int) -> list[FundingPhase]:
-    unit = access.commune(commune_id, access.READ)
+    unit = get_commune(commune_id, access.READ)
     return list(db.session.execute(
         select(FundingPhase).where(FundingPhase.commune_id == unit.id).order_by(FundingPhase.id)).scalars())
 
@@ -96,9 +96,7 @@ def create_pledge(sponsor_id: int, data) -> Pledge:
 def get_pledge(pledge_id: int) -> Pledge:
     pledge = access.load(Pledge, pledge_id)
     sponsor = access.load(Sponsor, pledge.sponsor_id)
-    from ..tenants.scoping import current_scope
-
-    if current_scope().can(access.READ, pledge.commune_id) or access.own_sponsor(sponsor):
+    if may(access.READ, pledge.commune_id) or access.own_sponsor(sponsor):
         return pledge
     from ..errors import NotFoundError
 

@@ -18,7 +18,8 @@ from sqlalchemy import bindparam, func, literal_column, select, text
 
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..tenants.scoping import SET_SCOPE_SQL, current_scope, rls_settings
+from ..tenants.rls_session import SET_SCOPE_SQL, rls_settings
+from ..tenants.scope import current_scope
 from .models import Account, JournalTransaction, LedgerBalance, Posting
 
 GENESIS = "0" * 64
@@ -38,6 +39,9 @@ CHART = {
 EXPENSE_ACCOUNT = {"equipment": "211", "installation": "642.installation", "repair": "642.repair",
                    "connectivity": "642.connectivity", "other": "642.other"}
 MONEY_ACCOUNT = {"cash": "1111", "bank": "1121"}
+# Called as hook(transaction, canonical bytes) inside the posting transaction, the chain lock held:
+# the transparency log appends its leaf here (registered by ``camnet.transparency.init_app``).
+AFTER_POST: list = []
 
 
 # ---- chart of accounts ---------------------------------------------------------------------
@@ -161,13 +165,14 @@ def post(commune_id: int, kind: str, lines: list[tuple[Account, int]], *, occurr
     seq, prev = head(commune_id)
     seq += 1
     reverses_seq = reverses.seq if reverses is not None else None
+    content = canonical(commune_id, seq, kind, occurred_on, memo[:500], phase_id, ref_type, ref_id, reverses_seq,
+                        [(a.code, n) for a, n in lines], prev)
     tx = JournalTransaction(
         commune_id=commune_id, seq=seq, kind=kind, occurred_on=occurred_on, memo=memo[:500],
         phase_id=phase_id, ref_type=ref_type, ref_id=ref_id,
         reverses_id=reverses.id if reverses is not None else None, reverses_seq=reverses_seq,
         prev_hash=prev, created_by_id=created_by_id,
-        hash=hashlib.sha256(canonical(commune_id, seq, kind, occurred_on, memo[:500], phase_id, ref_type,
-                                      ref_id, reverses_seq, [(a.code, n) for a, n in lines], prev)).hexdigest(),
+        hash=hashlib.sha256(content).hexdigest(),
     )
     db.session.add(tx)
     db.session.flush()
@@ -178,6 +183,8 @@ def post(commune_id: int, kind: str, lines: list[tuple[Account, int]], *, occurr
         sums[acct.id] += amount
     db.session.flush()
     _bump_balances(commune_id, phase_id or 0, sums)
+    for hook in AFTER_POST:
+        hook(tx, content)
     return tx
 
 

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..append_only import AppendOnly
+from ..clock import utc_now
 from ..extensions import db
-from ..tenants.models import UTCDateTime, utcnow
-from ..tenants.scoping import Scoped
+from ..tenants.models import UTCDateTime
+from ..tenants.scope import Scoped
 
 BigId = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 Money = sa.BigInteger  # integer đồng; never a float
@@ -41,7 +42,7 @@ class Sponsor(Scoped, db.Model):
     kind: Mapped[str] = mapped_column(sa.String(20))
     contact: Mapped[str | None] = mapped_column(sa.String(200))
     tax_code: Mapped[str | None] = mapped_column(sa.String(20))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     commune = relationship("AdminUnit", viewonly=True)
 
@@ -77,7 +78,7 @@ class Pledge(Scoped, db.Model):
     status: Mapped[str] = mapped_column(sa.String(12), default="open")
     note: Mapped[str | None] = mapped_column(sa.String(500))
     transaction_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("journal_transactions.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     sponsor = relationship(Sponsor)
 
@@ -94,7 +95,7 @@ class ShareCampaign(Scoped, db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     amount_per_household: Mapped[int] = mapped_column(Money)
     due_date: Mapped[date] = mapped_column(sa.Date)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class HouseholdShare(Scoped, db.Model):
@@ -144,7 +145,7 @@ class Receipt(Scoped, db.Model):
     transaction_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("journal_transactions.id"))
     reversed_by_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("journal_transactions.id"))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class Expense(Scoped, db.Model):
@@ -171,7 +172,7 @@ class Expense(Scoped, db.Model):
     attachment_type: Mapped[str | None] = mapped_column(sa.String(100))
     transaction_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("journal_transactions.id"))
     reversed_by_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("journal_transactions.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class Allocation(Scoped, db.Model):
@@ -188,7 +189,7 @@ class Allocation(Scoped, db.Model):
     amount: Mapped[int] = mapped_column(Money)
     note: Mapped[str | None] = mapped_column(sa.String(500))
     transaction_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("journal_transactions.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class Account(Scoped, db.Model):
@@ -233,7 +234,7 @@ class JournalTransaction(AppendOnly, Scoped, db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     postings = relationship("Posting", lazy="selectin", order_by="Posting.line", viewonly=True)
 

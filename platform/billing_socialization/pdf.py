@@ -12,6 +12,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ..money import dong
+from .labels import KIND_LABELS
+
 FONT_DIRS = [os.environ.get("CAMNET_FONT_DIR", ""), "/usr/share/fonts/truetype/dejavu"]
 FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 
@@ -61,12 +64,6 @@ def _build(story_fn, title: str) -> bytes:
     return buf.getvalue()
 
 
-def _dong(n) -> str:
-    from .reports import dong
-
-    return dong(n)
-
-
 def sponsor_pdf(s: dict, lang: str = "vi") -> bytes:
     L = lambda vi, en: en if lang == "en" else vi  # noqa: E731
     sp = s["sponsor"]
@@ -76,20 +73,20 @@ def sponsor_pdf(s: dict, lang: str = "vi") -> bytes:
                Paragraph(f"{sp['name']} — {sp['commune']}", st["body"]),
                Paragraph(L("Ngày lập: ", "Generated on: ") + s["generated_on"], st["small"]), Spacer(1, 6),
                _table([[L("Khoản", "Item"), L("Số tiền", "Amount")],
-                       [L("Cam kết tài trợ", "Pledged"), _dong(s["pledged"])],
-                       [L("Đã nộp", "Paid"), _dong(s["paid"])],
-                       [L("Còn phải nộp", "Outstanding"), _dong(s["outstanding"])],
-                       [L("Đã phân bổ", "Allocated"), _dong(s["allocated"])]], [90 * mm, 60 * mm])]
+                       [L("Cam kết tài trợ", "Pledged"), dong(s["pledged"])],
+                       [L("Đã nộp", "Paid"), dong(s["paid"])],
+                       [L("Còn phải nộp", "Outstanding"), dong(s["outstanding"])],
+                       [L("Đã phân bổ", "Allocated"), dong(s["allocated"])]], [90 * mm, 60 * mm])]
         if s["receipts"]:
             out += [Paragraph(L("Phiếu thu", "Receipts"), st["h2"]), _table(
                 [[L("Số", "No."), L("Ngày", "Date"), L("Số tiền", "Amount"), L("Nội dung", "Description")]] +
-                [[r["number"], r["received_on"], _dong(r["amount"]),
+                [[r["number"], r["received_on"], dong(r["amount"]),
                   Paragraph((r["description"] or r["method"]) + (L(" (đã hủy)", " (reversed)") if r["reversed"] else ""),
                             st["body"])] for r in s["receipts"]], [28 * mm, 24 * mm, 36 * mm, 90 * mm])]
         if s["allocations"]:
             out += [Paragraph(L("Phân bổ kinh phí", "Allocations"), st["h2"]), _table(
                 [[L("Giai đoạn / camera", "Phase / camera"), L("Số tiền", "Amount")]] +
-                [[a["camera_code"] or a["phase"] or "", _dong(a["amount"])] for a in s["allocations"]],
+                [[a["camera_code"] or a["phase"] or "", dong(a["amount"])] for a in s["allocations"]],
                 [110 * mm, 50 * mm])]
         out += [Paragraph(L("Camera được tài trợ", "Funded cameras"), st["h2"])]
         if s["cameras"]:
@@ -114,35 +111,33 @@ def sponsor_pdf(s: dict, lang: str = "vi") -> bytes:
 
 
 def chairman_pdf(s: dict, lang: str = "vi") -> bytes:
-    from .reports import KIND_LABELS
-
     L = lambda vi, en: en if lang == "en" else vi  # noqa: E731
 
     def story(st):
         out = [Paragraph(L("Báo cáo tài chính hệ thống camera an ninh", "Security camera funding report"), st["title"]),
                Paragraph(s["commune"]["name"], st["body"]), Spacer(1, 6),
                _table([[L("Chỉ tiêu", "Figure"), L("Số tiền", "Amount")],
-                       [L("Mục tiêu huy động", "Target"), _dong(s["target"])],
-                       [L("Đã huy động", "Raised"), _dong(s["raised"])],
-                       [L("— Ngân sách", "— State budget"), _dong(s["budget"])],
-                       [L("— Xã hội hóa", "— Socialised"), _dong(s["socialised"])],
-                       [L("Đã chi", "Spent"), _dong(s["spent"])],
-                       [L("Số dư (tiền mặt + ngân hàng)", "Balance (cash + bank)"), _dong(s["balance"])]],
+                       [L("Mục tiêu huy động", "Target"), dong(s["target"])],
+                       [L("Đã huy động", "Raised"), dong(s["raised"])],
+                       [L("— Ngân sách", "— State budget"), dong(s["budget"])],
+                       [L("— Xã hội hóa", "— Socialised"), dong(s["socialised"])],
+                       [L("Đã chi", "Spent"), dong(s["spent"])],
+                       [L("Số dư (tiền mặt + ngân hàng)", "Balance (cash + bank)"), dong(s["balance"])]],
                       [100 * mm, 60 * mm]),
                Paragraph(L("Theo giai đoạn", "By phase"), st["h2"]),
                _table([[L("Giai đoạn", "Phase"), L("Mục tiêu", "Target"), L("Đã huy động", "Raised"),
                         L("Ngân sách", "Budget"), L("Xã hội hóa", "Socialised"), L("Đã chi", "Spent")]] +
-                      [[p["name"] or L("Chưa phân", "None"), _dong(p["target"]), _dong(p["raised"]), _dong(p["budget"]),
-                        _dong(p["socialised"]), _dong(p["spent"])] for p in s["by_phase"]])]
+                      [[p["name"] or L("Chưa phân", "None"), dong(p["target"]), dong(p["raised"]), dong(p["budget"]),
+                        dong(p["socialised"]), dong(p["spent"])] for p in s["by_phase"]])]
         if s["by_village"]:
             out += [Paragraph(L("Đóng góp hộ dân theo thôn/khu phố", "Household shares by village"), st["h2"]),
                     _table([[L("Thôn/khu phố", "Village"), L("Số hộ", "Households"), L("Đã nộp", "Paid"),
                              L("Nợ đọng", "Arrears"), L("Đã thu", "Collected")]] +
-                           [[v["village"], v["households"], v["paid"], v["arrears"], _dong(v["collected"])]
+                           [[v["village"], v["households"], v["paid"], v["arrears"], dong(v["collected"])]
                             for v in s["by_village"]])]
         out += [Paragraph(L("Chi theo loại", "Spending by kind"), st["h2"]),
                 _table([[L("Loại", "Kind"), L("Số tiền", "Amount")]] +
-                       [[L(*KIND_LABELS[k]), _dong(v)] for k, v in s["spending_by_kind"].items()], [100 * mm, 60 * mm]),
+                       [[L(*KIND_LABELS[k]), dong(v)] for k, v in s["spending_by_kind"].items()], [100 * mm, 60 * mm]),
                 Spacer(1, 10), Paragraph(L(f"Mã băm đầu chuỗi sổ cái (giao dịch số {s['head_seq']}):",
                                            f"Ledger chain head hash (transaction {s['head_seq']}):"), st["small"]),
                 Paragraph(s["head_hash"], st["small"])]

@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ConflictError, NotFoundError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
+from ..tenants.access import get_commune, get_scoped
 from ..tenants.models import Village
-from ..tenants.scoping import current_scope
-from ..tenants.services import get_scoped
+from ..tenants.scope import current_scope
 from . import access, ledger
 from .funders import phase_in, sponsor_in
 from .models import HouseholdShare, JournalTransaction, Pledge, Receipt, ShareCampaign, Sponsor
@@ -34,7 +34,7 @@ def _by_key(commune_id: int, key: str) -> Receipt | None:
 
 def record_receipt(commune_id: int, data) -> tuple[Receipt, bool]:
     """Record a payment once per idempotency key; returns (receipt, created)."""
-    unit = access.commune(commune_id, access.MANAGE)
+    unit = get_commune(commune_id, access.MANAGE)
     c = unit.id
     # What the body names must exist in this commune before anything is locked or written.
     sponsor = sponsor_in(c, data.sponsor_id) if data.sponsor_id is not None else None
@@ -166,7 +166,7 @@ def _check_reversible(receipt: Receipt) -> None:
 
 
 def list_receipts(commune_id: int, limit: int = 500) -> list[Receipt]:
-    unit = access.commune(commune_id, access.READ)
+    unit = get_commune(commune_id, access.READ)
     return list(db.session.execute(select(Receipt).where(Receipt.commune_id == unit.id)
                                    .order_by(Receipt.id.desc()).limit(limit)).scalars())
 
@@ -175,7 +175,7 @@ def list_receipts(commune_id: int, limit: int = 500) -> list[Receipt]:
 
 def create_campaign(commune_id: int, data) -> ShareCampaign:
     """A share campaign with its households (one share each of ``amount_per_household``)."""
-    unit = access.commune(commune_id, access.MANAGE)
+    unit = get_commune(commune_id, access.MANAGE)
     phase = phase_in(unit.id, data.phase_id)
     villages = {v.id for v in db.session.execute(select(Village).where(Village.commune_id == unit.id)).scalars()}
     seen = set()
@@ -223,7 +223,7 @@ def campaign_status(campaign_id: int) -> dict:
 
 
 def list_campaigns(commune_id: int) -> list[ShareCampaign]:
-    unit = access.commune(commune_id, access.READ)
+    unit = get_commune(commune_id, access.READ)
     return list(db.session.execute(select(ShareCampaign).where(ShareCampaign.commune_id == unit.id)
                                    .order_by(ShareCampaign.id)).scalars())
 

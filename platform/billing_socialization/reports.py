@@ -8,39 +8,39 @@ sponsor (its first statement is the check). Money figures come from the balance 
 """
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy import bindparam, func, literal_column, or_, outerjoin, select
 
+from .. import csvsafe
 from ..errors import NotFoundError
 from ..extensions import db
 from ..streams.models import Camera, CameraUptimeDay
+from ..tenants.idsets import any_of, dialect_name, ids_value
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import any_of, dialect_name, ids_value
 from . import ledger
+from .labels import KIND_LABELS
 from .models import (EXPENSE_KINDS, Account, Allocation, FundingPhase, HouseholdShare, Pledge, Receipt,
                      ShareCampaign, Sponsor)
+from .pdf import chairman_pdf, sponsor_pdf
 
-KIND_LABELS = {"equipment": ("Thiết bị", "Equipment"), "installation": ("Lắp đặt", "Installation"),
-               "repair": ("Sửa chữa", "Repair"), "connectivity": ("Đường truyền", "Connectivity"),
-               "other": ("Khác", "Other")}
-SPONSOR_KIND_LABELS = {"company": ("Doanh nghiệp", "Company"), "organisation": ("Tổ chức", "Organisation"),
-                       "household": ("Hộ gia đình", "Household"), "budget": ("Ngân sách", "State budget")}
+# Cases that cameras helped with (counts only): the incidents finder, registered by the dashboards
+# package, which reads both features (billing never imports incidents).
+CAMERA_CASES: list[Callable[[list[int]], list[dict]]] = []
+
+
+def add_camera_cases(finder: Callable[[list[int]], list[dict]]) -> None:
+    if finder not in CAMERA_CASES:
+        CAMERA_CASES.append(finder)
 
 
 def incidents_for_cameras(camera_ids: list[int]) -> list[dict]:
-    """Cases these cameras helped with, once the incidents feature exists; [] until then."""
-    try:
-        from ..incidents import services as incidents  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    finder = getattr(incidents, "incidents_for_cameras", None)
-    return list(finder(camera_ids)) if callable(finder) and camera_ids else []
+    """Cases these cameras helped with, from the registered finders; [] when none is registered."""
+    return [case for finder in CAMERA_CASES for case in finder(camera_ids)] if camera_ids else []
 
 
 def uptime_30d(camera_ids: list[int]) -> dict[int, float | None]:
@@ -288,11 +288,7 @@ def public_summary(commune_id: int) -> dict:
 # ---- CSV (UTF-8 with BOM so Excel shows the diacritics) -------------------------------------
 
 def _csv(rows: list[list]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    for row in rows:
-        writer.writerow(row)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csvsafe.dumps(rows, bom=True).encode("utf-8")  # names and descriptions cannot run as formulas
 
 
 def _t(lang: str, pair: tuple[str, str]) -> str:
@@ -343,17 +339,9 @@ def sponsor_csv(summary: dict, lang: str = "vi") -> bytes:
 
 
 def sponsor_report_pdf(sponsor_id: int, lang: str = "vi") -> bytes:
-    from .pdf import sponsor_pdf
-
     return sponsor_pdf(sponsor_summary(sponsor_id), lang)
 
 
 def chairman_report_pdf(commune_id: int, lang: str = "vi") -> bytes:
-    from .pdf import chairman_pdf
-
     return chairman_pdf(chairman_summary(commune_id), lang)
 
-
-def dong(amount: int | None) -> str:
-    """1.250.000 ₫ (Vietnamese thousands separator)."""
-    return "—" if amount is None else f"{amount:,}".replace(",", ".") + " ₫"

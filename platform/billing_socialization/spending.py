@@ -12,7 +12,7 @@ from ..errors import ConflictError, ValidationFailed
 from ..extensions import db
 from ..streams.models import Camera
 from ..tenants import audit
-from ..tenants.services import get_scoped
+from ..tenants.access import get_commune, get_scoped
 from . import access, ledger
 from .funders import phase_in, sponsor_in
 from .models import Account, Allocation, Expense, FundingPhase, JournalTransaction, Sponsor
@@ -37,7 +37,7 @@ def money_balance(commune_id: int, code: str) -> int:
 
 def record_expense(commune_id: int, data) -> tuple[Expense, bool]:
     """Pay a supplier from cash or bank; refused when the money is not there."""
-    unit = access.commune(commune_id, access.MANAGE)
+    unit = get_commune(commune_id, access.MANAGE)
     c = unit.id
     phase = phase_in(c, data.phase_id)
     camera = camera_in(c, data.camera_id)
@@ -116,7 +116,7 @@ def reverse_expense(expense_id: int, reason: str) -> Expense:
 
 
 def list_expenses(commune_id: int, limit: int = 500) -> list[Expense]:
-    unit = access.commune(commune_id, access.READ)
+    unit = get_commune(commune_id, access.READ)
     return list(db.session.execute(select(Expense).where(Expense.commune_id == unit.id)
                                    .order_by(Expense.id.desc()).limit(limit)).scalars())
 
@@ -139,7 +139,7 @@ def position_of(bal: dict[str, int]) -> dict:
 
 def allocate(commune_id: int, data) -> Allocation:
     """Earmark a sponsor's money received for a phase or a camera (it cannot exceed what was paid)."""
-    unit = access.commune(commune_id, access.MANAGE)
+    unit = get_commune(commune_id, access.MANAGE)
     c = unit.id
     sponsor = sponsor_in(c, data.sponsor_id)
     phase = phase_in(c, data.phase_id)
@@ -193,7 +193,7 @@ def camera_funding(camera_id: int) -> dict:
 
 def post_journal(commune_id: int, data) -> JournalTransaction:
     """A chairman's adjustment between existing accounts; it must balance."""
-    unit = access.commune(commune_id, access.MANAGE)
+    unit = get_commune(commune_id, access.MANAGE)
     c = unit.id
     phase = phase_in(c, data.phase_id)
     codes = {a.code: a for a in db.session.execute(select(Account).where(Account.commune_id == c)).scalars()}

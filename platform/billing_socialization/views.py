@@ -14,11 +14,13 @@ from ..errors import DomainError, ForbiddenError, ValidationFailed, pydantic_err
 from ..extensions import db
 from ..streams.models import Camera
 from ..i18n import t
+from ..tenants.access import get_commune, get_scoped, may, require_any, require_at
+from ..tenants.idsets import member_of
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope, member_of, system_scope
-from ..tenants.services import get_scoped
+from ..tenants.scope import current_scope, system_scope
 from . import access, funders, receipts, reports, spending
 from .api import public_commune
+from .labels import KIND_LABELS, SPONSOR_KIND_LABELS
 from .models import EXPENSE_KINDS, SPONSOR_KINDS, ShareCampaign
 from .schemas import AllocationIn, CampaignIn, ExpenseIn, PhaseIn, PledgeIn, ReceiptIn, SponsorIn
 
@@ -50,19 +52,19 @@ def _ints(data: dict, *names) -> dict:
 @bp.route("/funding")
 @login_required
 def index():
-    scope = current_scope()
-    if scope.can(access.READ):
+    require_any(access.READ, access.SPONSOR_OWN, access.HOUSEHOLD_OWN)
+    if may(access.READ):
         communes = [u for u in db.session.execute(select(AdminUnit).where(
-            AdminUnit.is_commune.is_(True), member_of(AdminUnit.id, scope.units_with(access.READ)))
+            AdminUnit.is_commune.is_(True), member_of(AdminUnit.id, current_scope().units_with(access.READ)))
             .order_by(AdminUnit.name)).scalars()]
         if len(communes) == 1:
             return redirect(url_for("funding.commune_page", unit_id=communes[0].id))
         return render_template("billing/index.html", communes=communes)
-    if scope.can(access.SPONSOR_OWN) and access.user_sponsor_id():
+    if may(access.SPONSOR_OWN) and access.user_sponsor_id():
         return redirect(url_for("funding.sponsor_page", sponsor_id=access.user_sponsor_id()))
-    if scope.can(access.HOUSEHOLD_OWN):
+    if may(access.HOUSEHOLD_OWN):
         return redirect(url_for("funding.my_shares_page"))
-    raise ForbiddenError()
+    raise ForbiddenError(t("Tài khoản chưa gắn với nhà tài trợ", "This account is not linked to a sponsor"))
 
 
 def _households(unit, text: str) -> list[dict]:
@@ -145,11 +147,10 @@ def _handle_post(unit):
 @bp.route("/funding/communes/<int:unit_id>", methods=["GET", "POST"])
 @login_required
 def commune_page(unit_id: int):
-    access.require_any(access.READ)
-    unit = access.commune(unit_id, access.READ)
+    require_any(access.READ)
+    unit = get_commune(unit_id, access.READ)
     if request.method == "POST":
-        if not current_scope().can(access.MANAGE, unit.id):
-            raise ForbiddenError()  # readers (police, finance grants) see the page but record nothing
+        require_at(access.MANAGE, unit.id)  # readers (police, finance grants) see the page but record nothing
         try:
             return _handle_post(unit)
         except ValidationError as exc:
@@ -163,44 +164,44 @@ def commune_page(unit_id: int):
         "billing/commune.html", unit=unit, s=summary, sponsors=funders.list_sponsors(unit.id),
         phases=funders.list_phases(unit.id), receipts=receipts.list_receipts(unit.id, 50),
         expenses=spending.list_expenses(unit.id, 50), campaigns=receipts.list_campaigns(unit.id),
-        can_manage=current_scope().can(access.MANAGE, unit.id), new_key=uuid.uuid4().hex,
+        can_manage=may(access.MANAGE, unit.id), new_key=uuid.uuid4().hex,
         cameras=db.session.execute(select(Camera.id, Camera.code, Camera.name).where(
             Camera.commune_id == unit.id, Camera.status != "decommissioned").order_by(Camera.code)).all(),
         villages=db.session.execute(select(Village.name).where(Village.commune_id == unit.id)
                                     .order_by(Village.name)).scalars().all(),
-        sponsor_kinds=SPONSOR_KINDS, expense_kinds=EXPENSE_KINDS, kind_labels=reports.KIND_LABELS,
-        sponsor_kind_labels=reports.SPONSOR_KIND_LABELS, dong=reports.dong)
+        sponsor_kinds=SPONSOR_KINDS, expense_kinds=EXPENSE_KINDS, kind_labels=KIND_LABELS,
+        sponsor_kind_labels=SPONSOR_KIND_LABELS)
 
 
 @bp.route("/funding/sponsors/<int:sponsor_id>")
 @login_required
 def sponsor_page(sponsor_id: int):
-    access.require_any(access.READ, access.SPONSOR_OWN)
-    return render_template("billing/sponsor.html", s=reports.sponsor_summary(sponsor_id), dong=reports.dong,
-                           sponsor_kind_labels=reports.SPONSOR_KIND_LABELS)
+    require_any(access.READ, access.SPONSOR_OWN)
+    return render_template("billing/sponsor.html", s=reports.sponsor_summary(sponsor_id),
+                           sponsor_kind_labels=SPONSOR_KIND_LABELS)
 
 
 @bp.route("/funding/receipts/<int:receipt_id>")
 @login_required
 def receipt_page(receipt_id: int):
-    access.require_any(access.READ, access.SPONSOR_OWN, access.HOUSEHOLD_OWN)
+    require_any(access.READ, access.SPONSOR_OWN, access.HOUSEHOLD_OWN)
     ctx = receipts.receipt_context(receipts.get_receipt(receipt_id))
-    return render_template("billing/receipt.html", dong=reports.dong, **ctx)
+    return render_template("billing/receipt.html", **ctx)
 
 
 @bp.route("/funding/campaigns/<int:campaign_id>")
 @login_required
 def campaign_page(campaign_id: int):
-    access.require_any(access.READ)
+    require_any(access.READ)
     get_scoped(ShareCampaign, campaign_id, access.READ)
-    return render_template("billing/campaign.html", c=receipts.campaign_status(campaign_id), dong=reports.dong)
+    return render_template("billing/campaign.html", c=receipts.campaign_status(campaign_id))
 
 
 @bp.route("/funding/my-shares")
 @login_required
 def my_shares_page():
-    access.require_any(access.HOUSEHOLD_OWN)
-    return render_template("billing/my_shares.html", shares=receipts.my_shares(), dong=reports.dong)
+    require_any(access.HOUSEHOLD_OWN)
+    return render_template("billing/my_shares.html", shares=receipts.my_shares())
 
 
 @bp.route("/minh-bach/<int:unit_id>")
@@ -210,5 +211,5 @@ def public_page(unit_id: int):
     with system_scope():
         summary = reports.public_summary(unit.id)
         villages = db.session.execute(select(Village.id).where(Village.commune_id == unit.id)).all()
-    return render_template("billing/public.html", s=summary, village_count=len(villages), dong=reports.dong,
-                           kind_labels=reports.KIND_LABELS)
+    return render_template("billing/public.html", s=summary, village_count=len(villages),
+                           kind_labels=KIND_LABELS)

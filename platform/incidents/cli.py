@@ -5,22 +5,21 @@ import json
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from ..extensions import db
-from ..tenants.scoping import system_scope
-from .views import bp
+from ..tenants.scope import system_scope
+from . import evidence, services
 
-incident_cli = bp.cli  # registered with the blueprint as the ``incident`` group
+incident_cli = AppGroup("incident", help="Vụ việc / incidents and their evidence")
 
 
 @incident_cli.command("verify-archive", help="Kiểm tra gói chứng cứ theo manifest / verify an evidence archive")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print the full result as JSON")
 def verify_archive_command(file, as_json):
-    from .evidence import verify_archive
-
     with open(file, "rb") as fh:
-        result = verify_archive(fh.read())
+        result = evidence.verify_archive(fh.read())
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
     else:
@@ -34,16 +33,15 @@ def verify_archive_command(file, as_json):
 
 @incident_cli.command("release-holds", help="Bỏ giữ chứng cứ đã hết hạn / release evidence past its hold period")
 def release_holds_command():
-    from .services import release_expired_holds
-
-    click.echo(f"released {release_expired_holds()} evidence item(s)")
+    click.echo(f"released {services.release_expired_holds()} evidence item(s)")
 
 
 @incident_cli.command("seed-categories", help="Thêm các loại vụ việc mặc định còn thiếu / add missing default categories")
 def seed_categories_command():
-    from .services import ensure_default_categories
-
     with system_scope():
-        added = ensure_default_categories()
+        added = services.ensure_default_categories()
     db.session.remove()
     click.echo(f"added {added} categories")
+
+
+COMMANDS = [incident_cli]

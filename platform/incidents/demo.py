@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from ..clock import VN_TZ, month_start, months_back, utc_now
 from ..extensions import db
 from ..streams.models import Camera, Clip, Snapshot
 from ..tenants.models import AdminUnit, User, Village
-from ..tenants.scoping import system_scope
+from ..tenants.scope import system_scope
 from .models import Incident, IncidentCamera, IncidentCategory, IncidentEvidence
-from .dashboards import _since, months_back
-from .services import VN_TZ, ensure_default_categories
+from .services import ensure_default_categories
 
 # commune code -> [(category, cases, clarified through cameras)]
 PLAN = {
@@ -48,7 +48,7 @@ ROADS = ["Quốc lộ 1A", "Đường trục xã", "Ngã tư trung tâm", "Đư�
 
 
 def _window_start() -> datetime:
-    return _since(months_back(12)).astimezone(VN_TZ)
+    return month_start(months_back(12)[0]).astimezone(VN_TZ)
 
 
 def _reporter(commune: AdminUnit) -> int | None:
@@ -126,7 +126,7 @@ def _attach_existing_media(incident: Incident, camera_ids: list[int]) -> None:
 
 def load() -> dict:
     """Idempotent: a commune that already has incidents is left alone."""
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     made = 0
     with system_scope():
         ensure_default_categories()

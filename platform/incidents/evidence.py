@@ -1,5 +1,6 @@
 """Evidence export: one zip with the media, a manifest of SHA-256/size/capture time and the custody
-log, built in the background with progress; and verification of an archive against its manifest."""
+log, signed by the platform (``manifest.sig``), built in the background with progress; and the check
+of a package against its manifest, the platform's signature and what the platform recorded at export."""
 from __future__ import annotations
 
 import hashlib
@@ -7,30 +8,33 @@ import io
 import json
 import threading
 import zipfile
-from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
 
+from ..clock import to_vn, utc_now
 from ..errors import NotFoundError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
+from ..tenants.access import get_scoped, require
 from ..tenants.models import AuditEvent
-from ..tenants.scoping import current_scope, system_scope
-from ..tenants.services import get_scoped
+from ..tenants.scope import current_scope, system_scope
+from . import signing
 from .models import EvidenceExport, Incident
-from .services import get_incident, incident_json, local
+from .schemas import IncidentSummaryOut
+from .services import get_incident
 
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
 CUSTODY = "custody.json"
 FORMAT = "camnet-evidence/1"
+KEY_URL = "/.well-known/camnet-evidence-key"
 
 
 def start_export(incident_id: int, reason: str | None) -> EvidenceExport:
     """Record (and audit) an export request; the archive is built by a background thread."""
     incident = get_incident(incident_id, "incidents.read")
-    if not current_scope().can("media.view", incident.commune_id):
-        raise NotFoundError()
+    require("media.view", incident.commune_id)  # outside its reach: 404
     if not reason or len(reason.strip()) < 5:
         raise ValidationFailed("reason: say why the evidence is exported (5+ characters)", field="reason")
     export = EvidenceExport(incident_id=incident.id, commune_id=incident.commune_id,
@@ -68,13 +72,6 @@ def get_export(incident_id: int, export_id: int) -> EvidenceExport:
     return export
 
 
-def export_json(e: EvidenceExport) -> dict:
-    return {"id": e.id, "incident_id": e.incident_id, "status": e.status, "progress": e.progress,
-            "files_total": e.files_total, "files_done": e.files_done, "size": e.size, "sha256": e.sha256,
-            "error": e.error, "reason": e.reason,
-            "created_at": local(e.created_at).isoformat() if e.created_at else None}
-
-
 def custody_log(incident: Incident, export_ids: list[int] | None = None) -> list[dict]:
     """Who created, changed, viewed and exported this incident's evidence, oldest first."""
     snaps = [str(e.snapshot_id) for e in incident.evidence if e.kind == "snapshot"]
@@ -89,7 +86,7 @@ def custody_log(incident: Incident, export_ids: list[int] | None = None) -> list
                           AuditEvent.object_id.in_([str(i) for i in export_ids])))
     rows = db.session.execute(select(AuditEvent).where(AuditEvent.unit_id == incident.commune_id, or_(*conds))
                               .order_by(AuditEvent.at, AuditEvent.id)).scalars()
-    return [{"at": local(r.at).isoformat(), "actor": r.actor_name, "action": r.action,
+    return [{"at": to_vn(r.at).isoformat(), "actor": r.actor_name, "action": r.action,
              "object": f"{r.object_type}:{r.object_id}", "reason": r.reason, "outcome": r.outcome,
              "ip": r.ip} for r in rows]
 
@@ -120,7 +117,7 @@ def build_export(export_id: int) -> None:
                     zf.writestr(name, data)
                     files.append({"name": name, "kind": ev.kind, "id": item.id, "camera_id": item.camera_id,
                                   "sha256": _sha(data), "size": len(data),
-                                  "captured_at": local(taken).isoformat() if taken else None,
+                                  "captured_at": to_vn(taken).isoformat() if taken else None,
                                   "recorded_sha256": item.sha256})
                     export.files_done += 1
                     db.session.commit()
@@ -132,22 +129,31 @@ def build_export(export_id: int) -> None:
                               "size": len(custody), "captured_at": None})
                 manifest = {
                     "format": FORMAT, "export_id": export.id,
-                    "created_at": datetime.now(timezone.utc).isoformat(),
+                    "created_at": utc_now().isoformat(),
                     "reason": export.reason, "requested_by_id": export.requested_by_id,
-                    "incident": incident_json(incident, with_evidence=False), "files": files,
+                    "incident": IncidentSummaryOut.model_validate(incident).model_dump(mode="json"), "files": files,
+                    "signing_key_id": signing.key_id(), "signing_key_url": KEY_URL,
                 }
-                zf.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+                manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
+                signature = signing.sign(manifest_bytes)
+                zf.writestr(MANIFEST, manifest_bytes)
+                zf.writestr(SIGNATURE, json.dumps({"alg": "Ed25519", "key_id": signing.key_id(),
+                                                   "signed": MANIFEST, "signature": signature}, indent=1))
             data = buf.getvalue()
             key = f"{incident.commune_id}/exports/{incident.id}/export-{export.id}.zip"
             store.put(key, data, "application/zip")
             export.object_key, export.size, export.sha256 = key, len(data), _sha(data)
-            export.status, export.finished_at = "ready", datetime.now(timezone.utc)
+            export.manifest_sha256, export.signature = _sha(manifest_bytes), signature
+            export.signing_key_id = signing.key_id()
+            export.recorded_files = [{k: f.get(k) for k in ("name", "kind", "id", "sha256", "size")}
+                                     for f in files]
+            export.status, export.finished_at = "ready", utc_now()
             db.session.commit()
         except Exception as exc:  # noqa: BLE001 - any failure is shown on the progress page
             db.session.rollback()
             export = db.session.get(EvidenceExport, export_id)
             export.status, export.error = "failed", str(exc)[:500]
-            export.finished_at = datetime.now(timezone.utc)
+            export.finished_at = utc_now()
             db.session.commit()
 
 
@@ -162,40 +168,163 @@ def download_export(incident_id: int, export_id: int) -> tuple[bytes, str]:
     return data, f"camnet-incident-{export.incident_id}-export-{export.id}.zip"
 
 
+# ---- verification ------------------------------------------------------------------------------
+
+MATCH, MISMATCH = "khớp hồ sơ", "không khớp hồ sơ"
+CHUNK = 1 << 20
+
+
+def _member_digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
+    """SHA-256 and size of one member, read in chunks (a package may hold long clips)."""
+    h, size = hashlib.sha256(), 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _read_signature(zf: zipfile.ZipFile, names: set[str], manifest_bytes: bytes) -> tuple[str, str | None]:
+    """("valid" | "invalid" | "missing", the problem to show)."""
+    if SIGNATURE not in names:
+        return "missing", (f"{SIGNATURE}: thiếu chữ ký của nền tảng / the platform's signature is missing")
+    try:
+        sig = json.loads(zf.read(SIGNATURE))
+        value = sig["signature"] if isinstance(sig, dict) else None
+    except (ValueError, KeyError, TypeError):
+        value = None
+    if isinstance(value, str) and signing.verify(manifest_bytes, value):
+        return "valid", None
+    return "invalid", (f"{SIGNATURE}: chữ ký không hợp lệ: manifest đã bị sửa hoặc không do khóa của nền tảng "
+                       f"này ký / signature invalid: the manifest was changed or not signed by this platform's key")
+
+
+def _recorded_export(export_id) -> EvidenceExport | None:
+    # The record is looked up whatever the caller's scope: whoever holds a package may learn whether
+    # it matches; nothing of the record itself (hashes, reason, people) is returned.
+    if not isinstance(export_id, int) or isinstance(export_id, bool) or not 0 < export_id < 2**63:
+        return None
+    with system_scope():
+        export = db.session.get(EvidenceExport, export_id)
+        if export is not None:
+            db.session.expunge(export)
+    return export if export is not None and export.status == "ready" else None
+
+
 def verify_archive(data: bytes) -> dict:
-    """Check every file of an archive against its manifest: present, same size, same SHA-256,
-    and nothing extra. Returns ``{"ok": bool, "files": [...], "problems": [...]}``."""
-    problems: list[str] = []
-    results = []
+    """Check a package three ways: every file against its manifest (present, same size, same SHA-256,
+    nothing extra); the manifest's Ed25519 signature by the platform; and every file and the manifest
+    against what the platform recorded when it built the export. A package that does not match the
+    record is "không khớp hồ sơ" even when it agrees with itself.
+
+    Returns ``{"ok", "verdict", "signature", "record", "files": [...], "problems": [...], ...}``."""
+    out = {"ok": False, "verdict": MISMATCH, "signature": "missing", "record": "unknown", "format": None,
+           "export_id": None, "incident_id": None, "key_id": signing.key_id(), "files": [], "problems": []}
+    problems: list[str] = out["problems"]
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        return {"ok": False, "files": [], "problems": ["not a zip archive"]}
+    except (zipfile.BadZipFile, ValueError):
+        problems.append("không phải tệp zip / not a zip archive")
+        return out
     with zf:
-        names = set(zf.namelist())
-        if MANIFEST not in names:
-            return {"ok": False, "files": [], "problems": ["manifest.json is missing"]}
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        by_name: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if info.filename in by_name:
+                problems.append(f"{info.filename}: có hai lần trong gói / appears twice in the package")
+            by_name[info.filename] = info
+        if MANIFEST not in by_name:
+            problems.append("manifest.json: thiếu / manifest.json is missing")
+            return out
         try:
-            manifest = json.loads(zf.read(MANIFEST))
-            listed = manifest["files"]
-        except (ValueError, KeyError, TypeError):
-            return {"ok": False, "files": [], "problems": ["manifest.json is not a camnet manifest"]}
+            manifest_bytes = zf.read(by_name[MANIFEST])
+            manifest = json.loads(manifest_bytes)
+            listed = [e for e in manifest["files"] if isinstance(e, dict)]
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            problems.append("manifest.json: không phải manifest của camnet / not a camnet manifest")
+            return out
+        out.update(format=manifest.get("format"), export_id=manifest.get("export_id"),
+                   incident_id=(manifest.get("incident") or {}).get("id")
+                   if isinstance(manifest.get("incident"), dict) else None)
+        try:
+            digests = {n: _member_digest(zf, i) for n, i in by_name.items() if n not in (MANIFEST, SIGNATURE)}
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            problems.append(f"gói hỏng, không đọc được / the archive is damaged: {exc}")
+            return out
+        files: dict[str, dict] = {}
+
+        def note(name: str, problem: str) -> None:
+            entry = files.setdefault(name, {"name": name, "ok": True, "problem": None})
+            entry["ok"] = False
+            entry["problem"] = problem if entry["problem"] is None else f"{entry['problem']}; {problem}"
+            problems.append(f"{name}: {problem}")
+
+        # 1. the package against its own manifest
+        listed_names = set()
         for entry in listed:
-            name = entry.get("name")
-            if name not in names:
-                results.append({"name": name, "ok": False, "problem": "missing"})
-                problems.append(f"{name}: missing")
+            name = str(entry.get("name"))
+            listed_names.add(name)
+            files.setdefault(name, {"name": name, "ok": True, "problem": None})
+            if name not in digests:
+                note(name, "thiếu trong gói / missing")
                 continue
-            blob = zf.read(name)
-            bad = []
-            if len(blob) != entry.get("size"):
-                bad.append("size differs")
-            if _sha(blob) != entry.get("sha256"):
-                bad.append("sha256 differs")
-            results.append({"name": name, "ok": not bad, "problem": ", ".join(bad) or None,
-                            "sha256": _sha(blob), "size": len(blob)})
-            problems += [f"{name}: {b}" for b in bad]
-        extra = sorted(names - {MANIFEST} - {e.get("name") for e in listed})
-        problems += [f"{n}: not in the manifest" for n in extra]
-    return {"ok": not problems, "format": manifest.get("format"), "export_id": manifest.get("export_id"),
-            "incident_id": (manifest.get("incident") or {}).get("id"), "files": results, "problems": problems}
+            sha, size = digests[name]
+            files[name].update(sha256=sha, size=size)
+            if size != entry.get("size"):
+                note(name, "dung lượng khác manifest / size differs from the manifest")
+            if sha != entry.get("sha256"):
+                note(name, "SHA-256 khác manifest / sha256 differs from the manifest")
+        for name in sorted(set(digests) - listed_names):
+            sha, size = digests[name]
+            files[name] = {"name": name, "ok": True, "problem": None, "sha256": sha, "size": size}
+            note(name, "không có trong manifest / not in the manifest")
+
+        # 2. the platform's signature over the manifest
+        out["signature"], sig_problem = _read_signature(zf, set(by_name), manifest_bytes)
+        if sig_problem:
+            problems.append(sig_problem)
+
+        # 3. the package against the platform's record of this export
+        export = _recorded_export(out["export_id"])
+        if export is None:
+            problems.append(f"lần xuất #{out['export_id']}: nền tảng không có hồ sơ / unknown export: the "
+                            f"platform has no record of it")
+        elif _sha(data) == export.sha256:
+            out["record"] = "match"  # byte for byte the archive the platform built
+        elif not export.recorded_files:
+            out["record"] = "mismatch"
+            problems.append("gói khác gói đã xuất (SHA-256 cả gói); lần xuất này có trước khi ghi hồ sơ từng tệp "
+                            "/ the package differs from the archive built at export (its SHA-256); this export "
+                            "predates per-file records")
+        else:
+            before = len(problems)
+            if _sha(manifest_bytes) != export.manifest_sha256:
+                problems.append("manifest.json: khác hồ sơ lúc xuất / differs from the record made at export")
+            if out["incident_id"] != export.incident_id:
+                problems.append("manifest.json: vụ việc khác hồ sơ / names another incident than the record")
+            recorded = {r["name"]: r for r in export.recorded_files}
+            for name, rec in recorded.items():
+                files.setdefault(name, {"name": name, "ok": True, "problem": None})
+                if name not in digests:
+                    if name in listed_names:  # already reported as missing against the manifest
+                        continue
+                    note(name, "thiếu so với hồ sơ / missing (it is in the record)")
+                elif digests[name] != (rec.get("sha256"), rec.get("size")):
+                    what = "SHA-256" if digests[name][0] != rec.get("sha256") else "dung lượng / size"
+                    note(name, f"khác hồ sơ lúc xuất ({what}) / differs from the record made at export")
+            for name in sorted(set(digests) - set(recorded)):
+                note(name, "không có trong hồ sơ / not in the record")
+            out["record"] = "match" if len(problems) == before else "mismatch"
+        if export is not None and out["signature"] == "missing" and export.signature is None \
+                and out["record"] == "match":
+            problems.pop(problems.index(next(p for p in problems if p.startswith(SIGNATURE))))
+            out["signature"] = "unsigned"  # exported before signing: the record alone vouches for it
+    out["files"] = sorted(files.values(), key=lambda f: f["name"])
+    out["ok"] = not problems and out["record"] == "match" and out["signature"] in ("valid", "unsigned")
+    out["verdict"] = MATCH if out["ok"] else MISMATCH
+    return out
+
+
+def export_keys():
+    """The column of the stored archives' keys (retention never takes them for orphans)."""
+    return EvidenceExport.object_key

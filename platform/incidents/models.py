@@ -6,10 +6,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..clock import utc_now
 from ..extensions import db
 from ..streams.models import BigId
-from ..tenants.models import UTCDateTime, utcnow
-from ..tenants.scoping import Scoped
+from ..tenants.models import UTCDateTime
+from ..tenants.scope import Scoped
 
 STATUSES = ("open", "investigating", "resolved", "referred")
 CLOSED_STATUSES = ("resolved", "referred")
@@ -78,8 +79,8 @@ class Incident(Scoped, db.Model):
     people_identified: Mapped[int] = mapped_column(default=0)
     property_recovered_vnd: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # đồng
     reported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     category = relationship(IncidentCategory, lazy="joined")
@@ -92,6 +93,12 @@ class Incident(Scoped, db.Model):
     @property
     def is_closed(self) -> bool:
         return self.status in CLOSED_STATUSES
+
+    @property
+    def reference(self) -> str:
+        """How people name the case: its number as the detail page shows it, title and date."""
+        when = self.occurred_at.strftime("%d/%m/%Y") if self.occurred_at else ""
+        return f"Số vụ #{self.id} «{self.title}»" + (f" ({when})" if when else "")
 
 
 class IncidentCamera(Scoped, db.Model):
@@ -128,7 +135,7 @@ class IncidentEvidence(Scoped, db.Model):
     clip_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clips.id"), index=True)
     note: Mapped[str | None] = mapped_column(sa.String(300))
     added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     incident = relationship(Incident, back_populates="evidence")
     snapshot = relationship("Snapshot", lazy="joined")
@@ -160,8 +167,14 @@ class EvidenceExport(Scoped, db.Model):
     size: Mapped[int | None] = mapped_column(sa.BigInteger)
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     error: Mapped[str | None] = mapped_column(sa.String(500))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the platform recorded when it built the archive, so that a package is checked against
+    # this record and not only against the manifest it carries (which a forger rewrites too).
+    manifest_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    signature: Mapped[str | None] = mapped_column(sa.String(200))  # Ed25519 over manifest.json, base64
+    signing_key_id: Mapped[str | None] = mapped_column(sa.String(64))
+    recorded_files: Mapped[list | None] = mapped_column(sa.JSON)  # [{name, kind, id, sha256, size}]
 
     @property
     def progress(self) -> int:

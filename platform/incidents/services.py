@@ -2,45 +2,23 @@
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
 
+from ..clock import from_vn, to_vn, utc_now, vn_day_start
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from ..extensions import db
+from ..storage import StorageError
 from ..streams.models import Camera, Clip, Snapshot
 from ..tenants import audit
+from ..tenants.access import get_scoped, holds_role, require_platform_admin
+from ..tenants.idsets import any_of, dialect_name, ids_value, member_of
 from ..tenants.models import AdminUnit, CommuneSettings, Village
-from ..tenants.scoping import any_of, current_scope, dialect_name, ids_value, member_of, system_scope
-from ..tenants.services import get_scoped
+from ..tenants.scope import current_scope, system_scope
 from .models import (CLOSED_STATUSES, DEFAULT_CATEGORIES, Incident, IncidentCamera, IncidentCategory,
                      IncidentEvidence)
-
-VN_TZ = timezone(timedelta(hours=7))  # what operators type and read is Vietnam time
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Naive times come from forms in Vietnam time."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=VN_TZ)
-    return value.astimezone(timezone.utc)
-
-
-def local(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(VN_TZ)
-
-
-def day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=VN_TZ).astimezone(timezone.utc)
 
 
 # ---- categories --------------------------------------------------------------------------
@@ -65,19 +43,8 @@ def ensure_default_categories() -> int:
     return added
 
 
-def _require_platform_admin() -> None:
-    # Categories are shared by every commune of the install: only a root admin edits them.
-    scope = current_scope()
-    if scope.system:
-        return
-    with system_scope():
-        roots = set(db.session.execute(select(AdminUnit.id).where(AdminUnit.parent_id.is_(None))).scalars())
-    if not any(scope.can("units.manage", r) for r in roots):
-        raise ForbiddenError()
-
-
 def create_category(data) -> IncidentCategory:
-    _require_platform_admin()
+    require_platform_admin()
     if db.session.execute(select(IncidentCategory.id).where(IncidentCategory.code == data.code)).first():
         raise ConflictError(f"code: category {data.code!r} exists", field="code")
     cat = IncidentCategory(code=data.code, label_vi=data.label_vi, label_en=data.label_en,
@@ -91,7 +58,7 @@ def create_category(data) -> IncidentCategory:
 
 
 def update_category(category_id: int, data) -> IncidentCategory:
-    _require_platform_admin()
+    require_platform_admin()
     cat = db.session.get(IncidentCategory, category_id)
     if cat is None:
         raise NotFoundError()
@@ -145,7 +112,7 @@ def _apply_status(incident: Incident, status: str) -> None:
     if status == incident.status:
         return
     incident.status = status
-    incident.closed_at = utcnow() if status in CLOSED_STATUSES else None
+    incident.closed_at = utc_now() if status in CLOSED_STATUSES else None
 
 
 def create_incident(data, actor_id: int | None = None) -> Incident:
@@ -154,8 +121,8 @@ def create_incident(data, actor_id: int | None = None) -> Incident:
     category = category_by_code(data.category)
     _check_village(commune.id, data.village_id)
     camera_ids = _check_cameras(commune.id, data.camera_ids)
-    occurred = as_utc(data.occurred_at)
-    if occurred > utcnow() + timedelta(minutes=5):
+    occurred = from_vn(data.occurred_at)
+    if occurred > utc_now() + timedelta(minutes=5):
         raise ValidationFailed("occurred_at: cannot be in the future", field="occurred_at")
     incident = Incident(
         commune_id=commune.id, category_id=category.id, title=data.title, description=data.description,
@@ -200,14 +167,14 @@ def update_incident(incident_id: int, data) -> Incident:
             if cid not in current:
                 incident.cameras.append(IncidentCamera(camera_id=cid, commune_id=incident.commune_id))
     if changes.get("occurred_at") is not None:
-        incident.occurred_at = as_utc(changes["occurred_at"])
+        incident.occurred_at = from_vn(changes["occurred_at"])
     for key in ("title", "description", "road", "latitude", "longitude", "clarified_by_camera",
                 "people_identified", "property_recovered_vnd"):
         if key in changes and (changes[key] is not None or key in ("road", "latitude", "longitude")):
             setattr(incident, key, changes[key])
     if changes.get("status"):
         _apply_status(incident, changes["status"])
-    incident.updated_at = utcnow()
+    incident.updated_at = utc_now()
     audit.record("incident.update", unit_id=incident.commune_id, object_type="incident",
                  object_id=incident.id, detail={k: str(v) for k, v in changes.items() if k != "description"})
     db.session.commit()
@@ -223,9 +190,9 @@ def search_incidents(query, perm: str = "incidents.read") -> list[Incident]:
     if query.commune_id is not None:
         stmt = stmt.where(Incident.commune_id == query.commune_id)
     if query.date_from is not None:
-        stmt = stmt.where(Incident.occurred_at >= day_start(query.date_from))
+        stmt = stmt.where(Incident.occurred_at >= vn_day_start(query.date_from))
     if query.date_to is not None:
-        stmt = stmt.where(Incident.occurred_at < day_start(query.date_to + timedelta(days=1)))
+        stmt = stmt.where(Incident.occurred_at < vn_day_start(query.date_to + timedelta(days=1)))
     if query.category:
         stmt = stmt.join(IncidentCategory, Incident.category_id == IncidentCategory.id).where(
             IncidentCategory.code == query.category)
@@ -239,31 +206,6 @@ def search_incidents(query, perm: str = "incidents.read") -> list[Incident]:
         stmt = stmt.where(Incident.id.in_(select(IncidentCamera.incident_id).where(
             IncidentCamera.camera_id == query.camera_id)))
     return list(db.session.execute(stmt.limit(query.limit)).unique().scalars())
-
-
-def incident_json(i: Incident, with_evidence: bool = True) -> dict:
-    out = {
-        "id": i.id, "commune_id": i.commune_id, "category": i.category.code,
-        "category_label": [i.category.label_vi, i.category.label_en], "title": i.title,
-        "description": i.description, "occurred_at": local(i.occurred_at).isoformat(),
-        "village_id": i.village_id, "village": i.village.name if i.village else None, "road": i.road,
-        "latitude": i.latitude, "longitude": i.longitude, "status": i.status,
-        "clarified_by_camera": i.clarified_by_camera, "people_identified": i.people_identified,
-        "property_recovered_vnd": i.property_recovered_vnd,
-        "camera_ids": sorted(c.camera_id for c in i.cameras),
-        "closed_at": local(i.closed_at).isoformat() if i.closed_at else None,
-    }
-    if with_evidence:
-        out["evidence"] = [evidence_json(e) for e in i.evidence]
-    return out
-
-
-def evidence_json(e: IncidentEvidence) -> dict:
-    item = e.snapshot if e.kind == "snapshot" else e.clip
-    taken = e.snapshot.taken_at if e.kind == "snapshot" else e.clip.started_at
-    return {"id": e.id, "kind": e.kind, "item_id": e.item_id, "camera_id": item.camera_id,
-            "captured_at": local(taken).isoformat() if taken else None, "size": item.size,
-            "sha256": item.sha256, "note": e.note}
 
 
 # ---- evidence ----------------------------------------------------------------------------
@@ -309,6 +251,58 @@ def add_evidence(incident_id: int, data) -> IncidentEvidence:
     return ev
 
 
+RELEASE_ROLES = ("police",)  # who may lift a closed case's hold: the police, never an operator
+
+
+def release_item_hold(kind: str, item, reason: str | None) -> bool:
+    """Lift the evidence hold of a snapshot or clip that incidents list (``POST .../evidence
+    {"evidence": false}``): refused while any of them is open; afterwards only police may, with a
+    reason, audited. Returns False when no incident lists the item (the caller clears its flag)."""
+    column = IncidentEvidence.snapshot_id if kind == "snapshot" else IncidentEvidence.clip_id
+    with system_scope():  # every case that holds it counts, whoever is asking
+        cases = db.session.execute(
+            select(Incident).join(IncidentEvidence, IncidentEvidence.incident_id == Incident.id)
+            .where(column == item.id).order_by(Incident.id)).unique().scalars().all()
+    if not cases:
+        return False
+    open_cases = [c for c in cases if not c.is_closed]
+    if open_cases:
+        refs = "; ".join(c.reference for c in open_cases)
+        raise ConflictError(f"evidence: đang là chứng cứ của vụ việc chưa đóng: {refs}. Chỉ bỏ giữ được khi "
+                            f"vụ việc đã đóng / held as evidence by open incident(s): {refs}. It can be released "
+                            f"only after they are closed", field="evidence")
+    if not holds_role(RELEASE_ROLES, item.commune_id):
+        raise ForbiddenError("evidence: chỉ công an mới được bỏ giữ chứng cứ của vụ việc đã đóng / only the "
+                             "police may release the evidence of a closed incident", field="evidence")
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise ValidationFailed("reason: cần nêu lý do bỏ giữ chứng cứ (ít nhất 5 ký tự) / say why the evidence "
+                               "is released (5+ characters)", field="reason")
+    if not item.evidence and not getattr(item, "legal_hold", False):
+        return True  # already released: nothing to lift, nothing to audit
+    store = current_app.extensions["camnet.storage"]
+    on_store = False
+    if item.object_key:
+        try:
+            on_store = bool(store.set_legal_hold(item.object_key, False))
+        except StorageError as exc:
+            raise ConflictError(f"evidence: kho lưu trữ từ chối bỏ giữ / the object store refused to lift the "
+                                f"legal hold ({exc})", field="evidence") from None
+    item.evidence = False
+    if kind == "clip":
+        item.legal_hold = False
+    audit.record(f"{kind}.evidence.release", unit_id=item.commune_id, object_type=kind, object_id=item.id,
+                 reason=reason, detail={"incidents": [c.id for c in cases], "store_hold_lifted": on_store})
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        if on_store:  # the database still holds it: so does the store again
+            _hold_in_store(item.object_key, True)
+        raise
+    return True
+
+
 def evidence_media(incident_id: int, evidence_id: int, reason: str | None) -> tuple[bytes, str, str]:
     """The bytes of one evidence item, after the view is audited with its reason."""
     incident = get_incident(incident_id, "incidents.read")
@@ -327,10 +321,18 @@ def evidence_media(incident_id: int, evidence_id: int, reason: str | None) -> tu
     return data, "video/mp4", f"clip-{item.id}.mp4"
 
 
+def evidence_item_ids(kind: str):
+    """The ids of the snapshots or clips (``kind``) an incident's evidence list names: retention
+    keeps them even after their hold is released (the link row's foreign key would refuse the
+    delete on PostgreSQL, and its incident would point at nothing)."""
+    ref = IncidentEvidence.snapshot_id if kind == "snapshot" else IncidentEvidence.clip_id
+    return select(ref).where(ref.is_not(None))
+
+
 def release_expired_holds(now: datetime | None = None) -> int:
     """Clear the evidence flag of items whose incidents all closed more than the commune's
     ``evidence_hold_days`` ago; retention may then delete them. Run by the CLI / scheduler."""
-    now = now or utcnow()
+    now = now or utc_now()
     released = 0
     with system_scope():
         holds = {s.commune_id: s.evidence_hold_days for s in db.session.execute(select(CommuneSettings)).scalars()}
@@ -342,7 +344,7 @@ def release_expired_holds(now: datetime | None = None) -> int:
         for kind, snap_id, clip_id, commune_id, status, closed_at in rows:
             key = (kind, snap_id or clip_id)
             days = holds.get(commune_id, 365)
-            closed = local(closed_at) if closed_at else None
+            closed = to_vn(closed_at) if closed_at else None
             held = status not in CLOSED_STATUSES or closed is None or closed + timedelta(days=days) > now
             still[key] = still.get(key, False) or held
         for (kind, item_id), held in still.items():

@@ -1,6 +1,8 @@
 """Incident pages: search and list, log an incident, its evidence, exports with progress, verification."""
 from __future__ import annotations
 
+import base64
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
@@ -10,36 +12,12 @@ from ..errors import DomainError, ValidationFailed, pydantic_errors
 from ..extensions import db
 from ..i18n import t
 from ..streams.models import Camera, Clip, Snapshot
+from ..tenants.access import communes_for, may, require
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope
-from ..tenants.services import require
-from . import dashboards, evidence, services
-from .models import STATUS_LABELS, STATUSES
-from .schemas import CategoryIn, CategoryUpdate, EvidenceIn, IncidentIn, IncidentQuery, IncidentUpdate
+from . import evidence, services, signing
+from .schemas import CategoryIn, CategoryUpdate, EvidenceIn, ExportOut, IncidentIn, IncidentQuery, IncidentUpdate
 
-bp = Blueprint("incidents", __name__, cli_group="incident")
-
-
-@bp.app_template_filter("vnd")
-def vnd(value) -> str:
-    if value is None:
-        return "–"
-    return f"{int(value):,}".replace(",", ".") + " đ"
-
-
-@bp.app_template_filter("pct")
-def pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.0f}%"
-
-
-@bp.app_template_filter("vntime")
-def vntime(value, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    return services.local(value).strftime(fmt) if value else "–"
-
-
-@bp.app_context_processor
-def _labels():
-    return {"status_labels": STATUS_LABELS, "statuses": STATUSES}
+bp = Blueprint("incidents", __name__)
 
 
 def _form_data(skip=("csrf_token", "action")) -> dict:
@@ -70,11 +48,10 @@ def incident_list():
         flash(_error(exc), "error")
         query = IncidentQuery()
     rows = services.search_incidents(query)
-    scope = current_scope()
-    communes = dashboards.communes_for(("incidents.read",))
+    communes = communes_for("incidents.read")
     return render_template("incidents/list.html", rows=rows, query=query, communes=communes,
                            names={c.id: c.name for c in communes}, categories=services.list_categories(),
-                           can_manage=scope.can("incidents.manage"))
+                           can_manage=may("incidents.manage"))
 
 
 # ---- log an incident ---------------------------------------------------------------------
@@ -83,7 +60,7 @@ def incident_list():
 @login_required
 def incident_new():
     require("incidents.manage")
-    communes = dashboards.communes_for(("incidents.manage",))
+    communes = communes_for("incidents.manage")
     commune_id = request.values.get("commune_id", type=int)
     if commune_id is None and len(communes) == 1:
         commune_id = communes[0].id
@@ -135,7 +112,6 @@ def _candidates(incident):
 def incident_detail(incident_id: int):
     require("incidents.read")
     incident = services.get_incident(incident_id)
-    scope = current_scope()
     if request.method == "POST":
         action = request.form.get("action")
         try:
@@ -161,8 +137,8 @@ def incident_detail(incident_id: int):
             flash(_error(exc), "error")
         return redirect(url_for("incidents.incident_detail", incident_id=incident.id))
     incident = services.get_incident(incident_id)
-    can_manage = scope.can("incidents.manage", incident.commune_id)
-    can_media = scope.can("media.view", incident.commune_id)
+    can_manage = may("incidents.manage", incident.commune_id)
+    can_media = may("media.view", incident.commune_id)
     snaps, clips = _candidates(incident) if can_manage else ([], [])
     villages = list(db.session.execute(select(Village).where(Village.commune_id == incident.commune_id)
                                        .order_by(Village.name)).scalars()) if can_manage else []
@@ -187,7 +163,7 @@ def evidence_view(incident_id: int, evidence_id: int):
 def export_page(incident_id: int, export_id: int):
     require("media.view")
     export = evidence.get_export(incident_id, export_id)
-    return render_template("incidents/export.html", e=export, data=evidence.export_json(export))
+    return render_template("incidents/export.html", e=export, data=ExportOut.model_validate(export).model_dump(mode="json"))
 
 
 @bp.route("/incidents/<int:incident_id>/exports/<int:export_id>/download")
@@ -210,7 +186,20 @@ def verify_page():
             flash(t("Chọn tệp gói chứng cứ (.zip)", "Choose an archive (.zip)"), "error")
         else:
             result = evidence.verify_archive(upload.read())
-    return render_template("incidents/verify.html", result=result)
+    return render_template("incidents/verify.html", result=result, key_pem=signing.public_pem(),
+                           key_id=signing.key_id(), key_url=evidence.KEY_URL)
+
+
+@bp.route(evidence.KEY_URL)
+def evidence_public_key():
+    """The public half of the evidence signing key, for anyone (a court, a lawyer) to check a
+    package's ``manifest.sig`` without the platform: PEM, or ``?format=raw`` for base64 raw bytes."""
+    if request.args.get("format") == "raw":
+        body = base64.b64encode(signing.public_raw()).decode() + "\n"
+    else:
+        body = signing.public_pem()
+    return Response(body, mimetype="text/plain", headers={"X-Key-Id": signing.key_id(),
+                                                          "Cache-Control": "public, max-age=3600"})
 
 
 @bp.route("/incidents/categories", methods=["GET", "POST"])
@@ -231,5 +220,3 @@ def categories_page():
         return redirect(url_for("incidents.categories_page"))
     return render_template("incidents/categories.html", categories=services.list_categories())
 
-
-from . import cli, dashboard_views  # noqa: E402,F401  (pages and commands that share this blueprint)

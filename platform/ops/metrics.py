@@ -18,12 +18,36 @@ class DatabaseCollector:
         self.app = app
 
     def collect(self):
+        """The figures, or none when the database cannot give them (unreachable, not migrated):
+        ``camnet_database_up`` says which, and /metrics still answers."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        up = GaugeMetricFamily("camnet_database_up",
+                               "1 when the platform's figures were read from the database, 0 when it failed "
+                               "(unreachable, or not migrated: see /readyz)")
+        try:
+            families = list(self._collect())
+        except SQLAlchemyError as exc:
+            from ..extensions import db
+
+            with self.app.app_context():
+                db.session.rollback()
+            self.app.logger.warning("metrics: database figures unavailable: %s", type(exc).__name__)
+            families = []
+        up.add_metric([], 1 if families else 0)
+        yield up
+        yield from families
+
+    def _collect(self):
+        from datetime import timedelta
+
         from sqlalchemy import func, select
 
+        from ..clock import utc_now
         from ..extensions import db
         from ..streams.models import Camera, FaultTicket, Snapshot
         from ..tenants.models import AdminUnit
-        from ..tenants.scoping import system_scope
+        from ..tenants.scope import system_scope
 
         online = GaugeMetricFamily("camnet_cameras", "Cameras by commune and status", labels=["commune", "status"])
         lag = GaugeMetricFamily("camnet_capture_lag_seconds", "Seconds since the newest snapshot of the commune",
@@ -45,8 +69,7 @@ class DatabaseCollector:
                     select(FaultTicket.commune_id, func.count()).where(FaultTicket.status == "open")
                     .group_by(FaultTicket.commune_id)):
                 faults.add_metric([codes.get(commune_id, str(commune_id))], count)
-            from datetime import datetime, timedelta, timezone
-            since = datetime.now(timezone.utc) - timedelta(hours=1)
+            since = utc_now() - timedelta(hours=1)
             # one range of the (commune_id, taken_at) index per commune: the cost follows the last
             # hour's rows, not the whole table (a GROUP BY scanned all 10 M rows of a province)
             recent = (select(func.count()).select_from(Snapshot)
@@ -62,10 +85,8 @@ class DatabaseCollector:
     def _ledger(self, db, codes):
         from sqlalchemy import func, select
 
-        try:
-            from ..billing_socialization.models import Posting
-        except ImportError:
-            return
+        from ..billing_socialization.models import Posting
+
         postings = GaugeMetricFamily("camnet_ledger_postings", "Ledger postings per commune", labels=["commune"])
         for commune_id, count in db.session.execute(
                 select(Posting.commune_id, func.count()).group_by(Posting.commune_id)):

@@ -1,13 +1,13 @@
-"""CLI: ``camnet camera import|export``, ``camnet retention sweep``, ``camnet worker``."""
+"""CLI: ``camnet camera import|export``, ``camnet retention sweep``."""
 from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 from ..errors import DomainError
 from ..tenants.cli import unit_by_code
-from ..tenants.scoping import system_scope
+from ..tenants.scope import system_scope
 
 camera_cli = AppGroup("camera", help="Camera: nhập/xuất CSV / cameras: CSV import and export")
 retention_cli = AppGroup("retention", help="Lưu trữ: xóa dữ liệu hết hạn / retention")
@@ -79,19 +79,3 @@ def retention_sweep(orphan_grace, skip_orphans):
 
 COMMANDS = [camera_cli, retention_cli]
 
-
-@click.command("worker", help="Chạy tiến trình chụp ảnh camera / run a capture worker (gevent)")
-@click.option("--name", default=None, help="Worker name (default host-pid)")
-@click.option("--embedded", is_flag=True, help="Started by `camnet serve`: stop with the parent")
-@with_appcontext
-def worker_command(name, embedded):
-    import logging
-    import sys
-
-    from .worker import Worker
-
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # Many channels of one NVR at once overflow its keep-alive pool: expected, not worth a line each.
-    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
-    Worker(current_app._get_current_object(), name, embedded).run()

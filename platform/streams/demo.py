@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
+from ..clock import utc_now
 from ..extensions import db
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import system_scope
+from ..tenants.scope import system_scope
 from .models import Camera, CameraConsent, CameraUptimeDay, FaultTicket, Snapshot
 
 SIM_HTTP = "http://127.0.0.1:8090/cam/{code}"
@@ -76,7 +77,7 @@ def _evidence(cam: Camera, rule: str) -> Snapshot | None:
     if rule == "unreachable":
         return None
     data = _dark_jpeg()
-    taken = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    taken = utc_now().replace(microsecond=0) - timedelta(hours=2)
     key = f"{cam.commune_id}/{cam.id}/{taken:%Y/%m/%d/%H%M%S}.jpg"
     current_app.extensions["camnet.storage"].put(key, data, "image/jpeg")
     snap = Snapshot(camera_id=cam.id, commune_id=cam.commune_id, taken_at=taken,

@@ -1,28 +1,19 @@
 """Fault tickets for technicians (list, evidence, close), reference view resets and uptime per day."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from ..errors import ConflictError, ForbiddenError, NotFoundError
+from ..clock import utc_now
+from ..errors import ConflictError, NotFoundError
 from ..extensions import db
-from ..tenants import audit
+from ..tenants import access, audit
+from ..tenants.idsets import member_of
 from ..tenants.models import AdminUnit
-from ..tenants.scoping import current_scope, member_of
-from ..tenants.services import get_scoped
+from ..tenants.scope import current_scope
 from .media import consent_gate, deliver, view_snapshot
 from .models import Camera, CameraUptimeDay, FaultTicket
-
-
-def ticket_json(t: FaultTicket) -> dict:
-    iso = lambda d: d.isoformat() if d else None  # noqa: E731
-    has_evidence = bool(t.evidence_snapshot_id or t.evidence_key)
-    return {"id": t.id, "camera_id": t.camera_id, "commune_id": t.commune_id,
-            "camera_code": t.camera.code, "camera_name": t.camera.name, "rule": t.rule, "status": t.status,
-            "opened_at": iso(t.opened_at), "closed_at": iso(t.closed_at), "detail": t.detail,
-            "close_note": t.close_note, "closed_by_id": t.closed_by_id,
-            "evidence": f"/api/v1/faults/{t.id}/evidence" if has_evidence else None}
 
 
 def list_tickets(status: str | None = "open", unit_id: int | None = None, limit: int = 200) -> list[FaultTicket]:
@@ -33,7 +24,7 @@ def list_tickets(status: str | None = "open", unit_id: int | None = None, limit:
     if status and status != "all":
         stmt = stmt.where(FaultTicket.status == status)
     if unit_id is not None:
-        unit = get_scoped(AdminUnit, unit_id, "faults.read")
+        unit = access.get_scoped(AdminUnit, unit_id, "faults.read")
         stmt = stmt.where(FaultTicket.commune_id.in_(
             select(AdminUnit.id).where(AdminUnit.path.startswith(unit.path, autoescape=True))))
     return list(db.session.execute(stmt).scalars())
@@ -41,7 +32,7 @@ def list_tickets(status: str | None = "open", unit_id: int | None = None, limit:
 
 def ticket_evidence(ticket_id: int, reason: str | None):
     """The snapshot that proved the fault: for technicians too (faults.read), audited like any view."""
-    ticket = get_scoped(FaultTicket, ticket_id, "faults.read")
+    ticket = access.get_scoped(FaultTicket, ticket_id, "faults.read")
     if ticket.evidence_snapshot_id:
         return view_snapshot(ticket.evidence_snapshot_id, reason, perm="faults.read",
                              via=f"fault_ticket:{ticket.id}")
@@ -53,11 +44,11 @@ def ticket_evidence(ticket_id: int, reason: str | None):
 
 
 def close_ticket(ticket_id: int, note: str) -> FaultTicket:
-    ticket = get_scoped(FaultTicket, ticket_id, "faults.manage")
+    ticket = access.get_scoped(FaultTicket, ticket_id, "faults.manage")
     if ticket.status == "closed":
         raise ConflictError("status: ticket is already closed", field="status")
     ticket.status = "closed"
-    ticket.closed_at = datetime.now(timezone.utc)
+    ticket.closed_at = utc_now()
     ticket.closed_by_id = current_scope().user_id
     ticket.close_note = note
     audit.record("fault.close", unit_id=ticket.commune_id, object_type="fault_ticket", object_id=ticket.id,
@@ -72,8 +63,7 @@ REFERENCE_RESET_PERMS = ("faults.manage", "cameras.manage")
 
 def may_reset_reference(unit_id: int | None = None) -> bool:
     """Whether the current user may reset a reference view (in ``unit_id``, or anywhere)."""
-    scope = current_scope()
-    return any(scope.can(perm, unit_id) for perm in REFERENCE_RESET_PERMS)
+    return access.may_any(*REFERENCE_RESET_PERMS, unit_id=unit_id)
 
 
 def reset_reference(camera_id: int, reason: str) -> tuple[Camera, list[FaultTicket]]:
@@ -81,14 +71,14 @@ def reset_reference(camera_id: int, reason: str) -> tuple[Camera, list[FaultTick
 
     Clearing ``reference_key`` makes any worker that (re)starts without a memory of the camera
     adopt the next view; ``reference_reset_at`` tells running workers to drop what they remember
-    (``Worker.adopt_camera_list``). The open "moved" tickets are closed: the new view is intended.
+    (they read it at each refresh of their camera list). The open "moved" tickets are closed: the
+    new view is intended.
     """
-    if not may_reset_reference():
-        raise ForbiddenError()
-    camera = get_scoped(Camera, camera_id)
+    access.require_any(*REFERENCE_RESET_PERMS)
+    camera = access.get_scoped(Camera, camera_id)
     if not may_reset_reference(camera.commune_id):
         raise NotFoundError()
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     previous_key, camera.reference_key, camera.reference_reset_at = camera.reference_key, None, now
     note = f"đặt lại khung nhìn chuẩn / reference view reset: {reason}"[:500]
     closed = list(db.session.execute(select(FaultTicket).where(
@@ -107,15 +97,9 @@ def reset_reference(camera_id: int, reason: str) -> tuple[Camera, list[FaultTick
     return camera, closed
 
 
-def reference_resets() -> dict:
-    """Camera id -> when its reference was last reset (system scope; the workers' refresh)."""
-    return dict(db.session.execute(select(Camera.id, Camera.reference_reset_at).where(
-        Camera.reference_reset_at.is_not(None))).all())
-
-
 def uptime(camera_id: int, days: int = 30, today: date | None = None) -> dict:
-    camera = get_scoped(Camera, camera_id, "cameras.read")
-    today = today or datetime.now(timezone.utc).date()
+    camera = access.get_scoped(Camera, camera_id, "cameras.read")
+    today = today or utc_now().date()
     first = today - timedelta(days=days - 1)
     rows = {r.day: r for r in db.session.execute(
         select(CameraUptimeDay).where(CameraUptimeDay.camera_id == camera.id, CameraUptimeDay.day >= first,

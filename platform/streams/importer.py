@@ -9,17 +9,20 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 
 from flask import current_app
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from .. import csvsafe
+from ..clock import utc_now
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..tenants import audit
 from ..tenants.models import Village
-from . import crypto, urls
+from .. import crypto
+from . import urls
 from .models import Camera, CameraConsent
 from .registry import EDITABLE, URL_FIELDS, active_consent, commune_for, may_see_sources
 from .schemas import CameraIn, ConsentIn
@@ -61,14 +64,14 @@ def export_csv(unit_id: int) -> str:
     villages = {v.id: v.name for v in db.session.execute(
         select(Village).where(Village.commune_id == commune.id)).scalars()}
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out, lineterminator="\n")  # formula-looking text is quoted
     writer.writerow(COLUMNS)
     cams = db.session.execute(select(Camera).where(Camera.commune_id == commune.id)
                               .order_by(Camera.code)).scalars()
     for cam in cams:
         consent = active_consent(cam)
         row = {name: getattr(cam, name, None) for name in COLUMNS}
-        if not may_see_sources(cam):
+        if not may_see_sources(cam.commune_id):
             row.update({name: None for name in (*URL_FIELDS, "username")})
         row["village"] = villages.get(cam.village_id)
         for col, attr in CONSENT_COLUMNS.items():
@@ -85,10 +88,21 @@ def decode(raw: bytes) -> str:
                                errors=[{"line": 0, "field": "file", "reason": f"not UTF-8: {exc.reason}"}]) from None
 
 
+def _unreadable(line: int, exc: csv.Error) -> dict:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        reason = (f"ô dữ liệu dài quá {csv.field_size_limit() // 1024} KiB (thiếu dấu \" đóng?) / a field is longer "
+                  f"than {csv.field_size_limit() // 1024} KiB (an unclosed quote?)")
+    return {"line": line, "field": "file", "reason": f"dòng {line} không đọc được / line {line} unreadable: {reason}"}
+
+
 def _parse(text: str, commune_id: int, config) :
     """Every row checked; returns (line, camera values, consent values, password) and the errors."""
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return [], [_unreadable(reader.reader.line_num or 1, exc)], False
     errors: list[dict] = []
     unknown = [h for h in header if h not in COLUMNS and h not in OPTIONAL_IMPORT]
     for h in unknown:
@@ -105,12 +119,20 @@ def _parse(text: str, commune_id: int, config) :
     villages = {v.name: v.id for v in db.session.execute(
         select(Village).where(Village.commune_id == commune_id)).scalars()}
     rows, seen = [], {}
-    for rec in reader:
+    records = iter(reader)
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # e.g. a field beyond the csv module's limit (128 KiB): the file cannot be read on
+            return rows, errors + [_unreadable(reader.reader.line_num, exc)], has_consent
         line = reader.line_num
         if len(rows) + len(errors) > MAX_ROWS:
             errors.append({"line": line, "field": "file", "reason": f"more than {MAX_ROWS} rows"})
             break
-        rec = {k: (v or "").strip() for k, v in rec.items() if k is not None}
+        rec = {k: csvsafe.unneutralise((v or "").strip()) for k, v in rec.items() if k is not None}
         if not any(rec.values()):
             continue
         row_errors = []
@@ -172,8 +194,9 @@ def import_csv(unit_id: int, text: str) -> ImportResult:
     config = current_app.config
     rows, errors, has_consent = _parse(text, commune.id, config)
     if errors:
-        raise ValidationFailed(f"file: {len(errors)} error(s); nothing was imported", field="file",
-                               errors=errors)
+        first = errors[0]
+        raise ValidationFailed(f"file: {len(errors)} error(s), first on line {first['line']} ({first['field']}: "
+                               f"{first['reason']}); nothing was imported", field="file", errors=errors)
     existing = {c.code: c for c in db.session.execute(
         select(Camera).where(Camera.commune_id == commune.id)).scalars()}
     result = ImportResult()
@@ -204,7 +227,7 @@ def import_csv(unit_id: int, text: str) -> ImportResult:
                        if current else None)
         if has_consent and consent != now_consent:
             if current is not None:
-                current.revoked_at = datetime.now(timezone.utc)
+                current.revoked_at = utc_now()
             if consent:
                 db.session.add(CameraConsent(camera_id=cam.id, commune_id=commune.id, **consent))
             changed = True

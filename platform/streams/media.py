@@ -8,19 +8,19 @@ signed link of the same lifetime.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-
 
 from flask import current_app, redirect, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
+from ..clock import utc_now
 from ..errors import ConflictError, DomainError, ForbiddenError, ValidationFailed
 from ..extensions import db
 from ..tenants import audit
+from ..tenants.access import get_scoped
+from ..tenants.idsets import member_of
 from ..tenants.models import AdminUnit
-from ..tenants.scoping import current_scope, member_of
-from ..tenants.services import get_scoped
+from ..tenants.scope import current_scope
 from ..storage import StorageError
 from .models import Camera, Clip, Snapshot
 from .registry import SHARED, active_consent
@@ -88,13 +88,6 @@ def deliver(*, unit_id: int, object_type: str, object_id, key: str, reason: str 
 
 # ---- snapshots -------------------------------------------------------------------------------
 
-def snapshot_json(s: Snapshot) -> dict:
-    return {"id": s.id, "camera_id": s.camera_id, "commune_id": s.commune_id,
-            "taken_at": s.taken_at.isoformat(), "size": s.size, "sha256": s.sha256, "width": s.width,
-            "height": s.height, "worker": s.worker, "health": s.health, "evidence": s.evidence,
-            "download": f"/api/v1/snapshots/{s.id}/download"}
-
-
 def latest_snapshots(unit_id: int | None = None) -> list[tuple[Camera, Snapshot | None]]:
     """The newest snapshot of each camera the user may view (one indexed lookup per camera)."""
     scope = current_scope()
@@ -135,8 +128,20 @@ def view_snapshot(snapshot_id: int, reason: str | None, perm: str = "media.view"
                    reason=reason, detail={"camera_id": snap.camera_id, **({"via": via} if via else {})})
 
 
+# Set by a higher feature (incidents) at start-up: ``release(kind, item, reason)`` releases an item a
+# case holds, or raises; it returns False when no case holds it, and the flag is cleared here.
+HOLD_RELEASE = "camnet.evidence_hold_release"
+
+
+def _released_by_case(kind: str, item, reason: str | None) -> bool:
+    release = current_app.extensions.get(HOLD_RELEASE)
+    return bool(release and release(kind, item, reason))
+
+
 def set_snapshot_evidence(snapshot_id: int, evidence: bool, reason: str | None = None) -> Snapshot:
     snap = get_scoped(Snapshot, snapshot_id, "incidents.manage")
+    if not evidence and _released_by_case("snapshot", snap, reason):
+        return snap
     snap.evidence = evidence
     audit.record("snapshot.evidence", unit_id=snap.commune_id, object_type="snapshot", object_id=snap.id,
                  reason=reason, detail={"evidence": evidence})
@@ -146,15 +151,6 @@ def set_snapshot_evidence(snapshot_id: int, evidence: bool, reason: str | None =
 
 # ---- clips -----------------------------------------------------------------------------------
 
-def clip_json(c: Clip) -> dict:
-    iso = lambda d: d.isoformat() if d else None  # noqa: E731
-    return {"id": c.id, "camera_id": c.camera_id, "commune_id": c.commune_id, "status": c.status,
-            "started_at": iso(c.started_at), "duration_s": c.duration_s, "size": c.size,
-            "sha256": c.sha256, "reencoded": c.reencoded, "error": c.error, "evidence": c.evidence,
-            "legal_hold": c.legal_hold,
-            "download": f"/api/v1/clips/{c.id}/download" if c.status == "ready" else None}
-
-
 def request_clip(camera_id: int, seconds: int, reason: str | None) -> Clip:
     """A pending clip row; the capture worker records it and sets status, object_key, sha256."""
     camera = get_scoped(Camera, camera_id, "media.view")
@@ -162,7 +158,7 @@ def request_clip(camera_id: int, seconds: int, reason: str | None) -> Clip:
         raise ValidationFailed("camera_id: camera is not in service", field="camera_id")
     consent_gate(camera, "live", reason)
     clip = Clip(camera_id=camera.id, commune_id=camera.commune_id, duration_s=seconds, status="pending",
-                requested_by_id=current_scope().user_id, started_at=datetime.now(timezone.utc))
+                requested_by_id=current_scope().user_id, started_at=utc_now())
     db.session.add(clip)
     db.session.flush()
     audit.record("clip.request", unit_id=camera.commune_id, object_type="clip", object_id=clip.id,
@@ -183,6 +179,8 @@ def view_clip(clip_id: int, reason: str | None):
 def set_clip_evidence(clip_id: int, evidence: bool, reason: str | None = None) -> Clip:
     """Evidence is held in the database always, and by an object-lock legal hold where the store has one."""
     clip = get_scoped(Clip, clip_id, "incidents.manage")
+    if not evidence and _released_by_case("clip", clip, reason):
+        return clip
     store = current_app.extensions["camnet.storage"]
     on_store = False
     if clip.object_key:
@@ -207,6 +205,5 @@ def newest_snapshot_id(camera_id: int) -> int | None:
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)  # cooperative under gevent (serve patches the time module)
-
 
 

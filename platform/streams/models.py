@@ -6,9 +6,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..clock import utc_now
 from ..extensions import db
-from ..tenants.models import UTCDateTime, utcnow
-from ..tenants.scoping import Scoped
+from ..tenants.models import UTCDateTime
+from ..tenants.scope import Scoped
 
 BigId = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
@@ -62,7 +63,7 @@ class Camera(Scoped, db.Model):
     health: Mapped[str] = mapped_column(sa.String(16), default="unknown")  # ok or the rule that fired
     last_snapshot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     village = relationship("Village")
     consents = relationship("CameraConsent", back_populates="camera", lazy="selectin",
@@ -124,7 +125,7 @@ class Clip(Scoped, db.Model):
     camera_id: Mapped[int] = mapped_column(sa.ForeignKey("cameras.id"))
     commune_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), index=True)
     requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     duration_s: Mapped[int] = mapped_column(default=30)
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending|recording|ready|failed
     object_key: Mapped[str | None] = mapped_column(sa.String(300))
@@ -148,7 +149,7 @@ class FaultTicket(Scoped, db.Model):
     commune_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), index=True)
     rule: Mapped[str] = mapped_column(sa.String(16))
     status: Mapped[str] = mapped_column(sa.String(10), default="open")  # open | closed
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence_snapshot_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("snapshots.id"))
     evidence_key: Mapped[str | None] = mapped_column(sa.String(300))

@@ -9,23 +9,25 @@ interval and check ``may_capture(camera)`` again right before each grab.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
-
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import select
 
+from ..clock import utc_now
 from ..errors import ConflictError, NotFoundError, ValidationFailed
 from ..extensions import db
-from ..tenants import audit
+from ..tenants import access, audit
+from ..tenants.access import get_scoped
+from ..tenants.idsets import dialect_name, ids_value, in_ids
 from ..tenants.models import AdminUnit, Village
-from ..tenants.scoping import current_scope, dialect_name, ids_value, in_ids
-from ..tenants.services import get_scoped
-from . import crypto, urls
+from ..tenants.scope import current_scope
+from .. import crypto
+from . import urls
 from .models import Camera, CameraConsent
 
 CAPTURABLE_STATUSES = ("active", "offline", "faulty")
 URL_FIELDS = ("rtsp_main", "rtsp_sub", "snapshot_url", "mjpeg_url")
+SOURCE_FIELDS = (*URL_FIELDS, "username")  # a camera's addresses: shown only where may_see_sources
 SHARED = ("household", "business")
 # Plain columns a client may set (password is handled apart: encrypted, write-only).
 EDITABLE = ("name", "village_id", "road", "latitude", "longitude", "direction", "kind", "ownership",
@@ -57,10 +59,10 @@ def _first_active(consents) -> CameraConsent | None:
 
 def may_capture(camera: Camera) -> bool:
     """The same rule as ``capturable_cameras_query`` for one loaded camera."""
-    return _capture_allowed(camera.status, camera.ownership, active_consent(camera))
+    return capture_allowed(camera.status, camera.ownership, active_consent(camera))
 
 
-def _capture_allowed(status: str, ownership: str, consent) -> bool:
+def capture_allowed(status: str, ownership: str, consent) -> bool:
     if status not in CAPTURABLE_STATUSES:
         return False
     if ownership not in SHARED:
@@ -68,48 +70,9 @@ def _capture_allowed(status: str, ownership: str, consent) -> bool:
     return consent is not None and consent.shares in ("live", "snapshots")
 
 
-_KEEP = object()
-
-
-def camera_json(c, consents=None, village=_KEEP) -> dict:
-    """Never the password (not even encrypted): only whether one is set. ``c`` is a Camera, or a
-    row of ``LIST_COLUMNS`` with its consents and village name given beside it."""
-    consents = c.consents if consents is None else consents
-    village = (c.village.name if c.village else None) if village is _KEEP else village
-    consent = _first_active(consents)
-    iso = lambda d: d.isoformat() if d else None  # noqa: E731
-    return {
-        "id": c.id, "commune_id": c.commune_id, "code": c.code, "name": c.name,
-        "village_id": c.village_id, "village": village, "road": c.road,
-        "latitude": c.latitude, "longitude": c.longitude, "direction": c.direction, "kind": c.kind,
-        "ownership": c.ownership, "owner_name": c.owner_name, "owner_contact": c.owner_contact,
-        "recorder": c.recorder, "channel": c.channel, **sources_json(c),
-        "has_password": bool(c.password_enc), "install_date": iso(c.install_date), "phase": c.phase,
-        "status": c.status, "capture_interval": c.capture_interval, "health": c.health,
-        "last_snapshot_at": iso(c.last_snapshot_at), "last_ok_at": iso(c.last_ok_at),
-        "capture_allowed": _capture_allowed(c.status, c.ownership, consent),
-        "consent": consent_json(consent) if consent else None,
-        "consents": [consent_json(k) for k in consents],
-    }
-
-
-def may_see_sources(c: Camera) -> bool:
+def may_see_sources(commune_id: int) -> bool:
     """Camera addresses are for those who install and repair cameras, not for viewers."""
-    scope = current_scope()
-    return scope.can("cameras.manage", c.commune_id) or scope.can("faults.manage", c.commune_id)
-
-
-def sources_json(c: Camera) -> dict:
-    names = (*URL_FIELDS, "username")
-    if not may_see_sources(c):
-        return {name: None for name in names}
-    return {name: getattr(c, name) for name in names}
-
-
-def consent_json(k: CameraConsent) -> dict:
-    return {"id": k.id, "camera_id": k.camera_id, "shares": k.shares, "granted_by": k.granted_by,
-            "since": k.since.isoformat(), "document_ref": k.document_ref,
-            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
+    return access.may("cameras.manage", commune_id) or access.may("faults.manage", commune_id)
 
 
 def commune_for(unit_id: int, perm: str) -> AdminUnit:
@@ -180,10 +143,11 @@ LIST_COLUMNS = tuple(getattr(Camera, c.key) for c in Camera.__table__.c
                      if c.key not in ("reference_key", "reference_reset_at", "created_at"))
 
 
-def list_cameras_json(unit_id: int | None = None, status: str | None = None, q: str | None = None,
-                      limit: int = 500, offset: int = 0, perm: str = "cameras.read") -> list[dict]:
-    """``camera_json`` of a listing, read as plain rows: the API's camera list is read far more
-    often than it is written, and building ORM objects for it cost more than the query."""
+def list_camera_rows(unit_id: int | None = None, status: str | None = None, q: str | None = None,
+                     limit: int = 500, offset: int = 0, perm: str = "cameras.read") -> list[dict]:
+    """A listing read as plain rows (each with its ``consents`` and ``village_name``), for
+    ``schemas.CameraOut``: the API's camera list is read far more often than it is written, and
+    building ORM objects for it cost more than the query."""
     stmt, params = _listing("rows", unit_id, status, q, perm)
     rows = db.session.execute(stmt, {**params, "limit": limit, "offset": offset}).all()
     shared = [r.id for r in rows if r.ownership in SHARED]  # only shared cameras carry consents
@@ -192,7 +156,7 @@ def list_cameras_json(unit_id: int | None = None, status: str | None = None, q: 
         for k in db.session.execute(select(CameraConsent).where(CameraConsent.camera_id.in_(shared))
                                     .order_by(CameraConsent.id)).scalars():
             consents.setdefault(k.camera_id, []).append(k)
-    return [camera_json(r, consents.get(r.id, ()), r.village_name) for r in rows]
+    return [{**r._mapping, "consents": consents.get(r.id, ())} for r in rows]
 
 
 def _check_values(commune_id: int, values: dict, config=None) -> dict:
@@ -263,7 +227,7 @@ def add_consent(camera_id: int, data) -> CameraConsent:
     if camera.ownership not in SHARED:
         raise ValidationFailed("ownership: consent records are for household or business cameras",
                                field="ownership")
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     for old in camera.consents:
         if old.revoked_at is None:
             old.revoked_at = now
@@ -283,7 +247,7 @@ def revoke_consent(camera_id: int, consent_id: int) -> CameraConsent:
     if consent.camera_id != camera.id:
         raise NotFoundError()
     if consent.revoked_at is None:
-        consent.revoked_at = datetime.now(timezone.utc)
+        consent.revoked_at = utc_now()
         audit.record("camera.consent.revoke", unit_id=camera.commune_id, object_type="camera",
                      object_id=camera.id, detail={"consent_id": consent.id})
     db.session.commit()

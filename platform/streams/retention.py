@@ -1,29 +1,34 @@
 """Retention sweeper: delete expired snapshots and clips (object first, then the row), never evidence.
 
-One run: release evidence holds whose period is over (incidents), delete what each commune's
+One run: release evidence holds whose period is over, delete what each commune's
 retention has expired, fail clips a killed worker left ``recording``, then delete orphan
 objects (a snapshot or clip object stored by a worker killed before its row was written).
 
 Safe to run twice or concurrently: on PostgreSQL each batch is claimed with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` so two sweepers never take the same rows; a row or object
 already gone is simply skipped. Held from deletion: ``snapshot.evidence``, snapshots that an open
-fault ticket points at, ``clip.evidence``, ``clip.legal_hold`` and items an incident's evidence
-list still names (even after their hold is released); an object the store keeps
-under legal hold is never deleted (the store refuses; it is counted as skipped).
+fault ticket points at, ``clip.evidence``, ``clip.legal_hold`` and whatever a hold check says is
+held (incidents: items an evidence list still names, even after their hold is released); an
+object the store keeps under legal hold is never deleted (the store refuses; it is counted as skipped).
+
+Streams imports no feature above it: the features that hold media register hooks here in their
+``init_app`` (``add_hold_check``, ``add_object_keys``, ``add_expired_hold_releaser``).
 """
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select, update
 
+from ..clock import utc_now
 from ..extensions import db
 from ..storage import ObjectLockedError, StorageError
 from ..tenants.models import AdminUnit, CommuneSettings
-from ..tenants.scoping import system_scope
+from ..tenants.scope import system_scope
 from .models import Clip, FaultTicket, Snapshot
 
 log = logging.getLogger("camnet.retention")
@@ -44,6 +49,37 @@ ORPHAN_KEY = re.compile(r"^(?P<commune>\d+)/(?P<camera>\d+)/(?:"
                         r"(?:\.part)?$")
 CLIP_ID = re.compile(r"-(\d+)\.mp4(?:\.part)?$")
 
+# Hooks the features above streams register in their init_app:
+# a hold check takes "snapshot" or "clip" and gives a SELECT of the ids it holds (never deleted);
+HOLD_CHECKS: list[Callable[[str], object]] = []
+# object keys gives a column of keys its rows name in the store (never orphans);
+OBJECT_KEYS: list[Callable[[], object]] = []
+# an expired-hold releaser lifts the holds whose period is over at ``now`` and says how many.
+EXPIRED_HOLD_RELEASERS: list[Callable[[datetime], int]] = []
+# a sweeper deletes a feature's own expired media (video's recorded segments): (app, now, result).
+SWEEPERS: list[Callable] = []
+
+
+def _add(hooks: list, hook) -> None:
+    if hook not in hooks:  # an app built twice in one process registers once
+        hooks.append(hook)
+
+
+def add_hold_check(check: Callable[[str], object]) -> None:
+    _add(HOLD_CHECKS, check)
+
+
+def add_object_keys(column: Callable[[], object]) -> None:
+    _add(OBJECT_KEYS, column)
+
+
+def add_expired_hold_releaser(release: Callable[[datetime], int]) -> None:
+    _add(EXPIRED_HOLD_RELEASERS, release)
+
+
+def add_sweeper(sweeper: Callable) -> None:
+    _add(SWEEPERS, sweeper)
+
 
 @dataclass
 class SweepResult:
@@ -55,12 +91,14 @@ class SweepResult:
     orphans: int = 0  # objects without a row, deleted
     orphans_locked: int = 0  # orphans the store keeps under legal hold: skipped
     errors: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # what the sweepers of other features deleted, by name
 
     def as_dict(self) -> dict:
         return {"snapshots_deleted": self.snapshots, "clips_deleted": self.clips,
                 "stuck_clips_failed": self.stuck_clips, "holds_released": self.holds_released,
                 "objects_scanned": self.objects_scanned, "orphans_deleted": self.orphans,
-                "orphans_locked": self.orphans_locked, "errors": len(self.errors)}
+                "orphans_locked": self.orphans_locked, "errors": len(self.errors),
+                **{f"{name}_deleted": n for name, n in self.extra.items()}}
 
 
 def _policies() -> list[tuple[int, int, int]]:
@@ -73,18 +111,6 @@ def _policies() -> list[tuple[int, int, int]]:
                     s.clip_retention_days if s else DEFAULT_CLIP_DAYS))
     db.session.rollback()
     return out
-
-
-def _linked_to_incidents(column: str):
-    """Ids an incident's evidence list still names (``snapshot_id`` or ``clip_id``), or None without
-    incidents. Kept even after their hold is released: the link row's foreign key would refuse the
-    delete (PostgreSQL) and its incident would point at nothing."""
-    try:  # lazily: streams does not depend on incidents
-        from ..incidents.models import IncidentEvidence
-    except ImportError:
-        return None
-    ref = getattr(IncidentEvidence, column)
-    return select(ref).where(ref.is_not(None))
 
 
 def _claim(stmt, batch: int):
@@ -138,9 +164,8 @@ def _sweep_snapshots(store, commune_id: int, cutoff: datetime, batch: int, resul
             .where(Snapshot.commune_id == commune_id, Snapshot.taken_at < cutoff,
                    Snapshot.evidence.is_(False), Snapshot.id.notin_(held))
             .order_by(Snapshot.taken_at))
-    linked = _linked_to_incidents("snapshot_id")
-    if linked is not None:
-        base = base.where(Snapshot.id.notin_(linked))
+    for check in HOLD_CHECKS:
+        base = base.where(Snapshot.id.notin_(check("snapshot")))
 
     def unlink_tickets(done):
         # Closed tickets keep their text; the picture they pointed at is gone.
@@ -155,9 +180,8 @@ def _sweep_clips(store, commune_id: int, cutoff: datetime, batch: int, result: S
             .where(Clip.commune_id == commune_id, Clip.started_at < cutoff,
                    Clip.evidence.is_(False), Clip.legal_hold.is_(False))
             .order_by(Clip.started_at))
-    linked = _linked_to_incidents("clip_id")
-    if linked is not None:
-        base = base.where(Clip.id.notin_(linked))
+    for check in HOLD_CHECKS:
+        base = base.where(Clip.id.notin_(check("clip")))
     result.clips += _sweep_expired(store, Clip, base, batch, result)
 
 
@@ -221,12 +245,8 @@ def _referenced(keys: list[str], cameras: set[int], clip_ids: set[int]) -> set[s
                                                              column.in_(keys))).scalars())
     rest = [k for k in keys if k not in found]
     if rest:
-        try:  # lazily: streams does not depend on incidents
-            from ..incidents.models import EvidenceExport
-            columns = [EvidenceExport.object_key]
-        except ImportError:
-            columns = []
-        for column in [Snapshot.object_key, Clip.object_key, FaultTicket.evidence_key, *columns]:
+        columns = [Snapshot.object_key, Clip.object_key, FaultTicket.evidence_key, *(k() for k in OBJECT_KEYS)]
+        for column in columns:
             found.update(db.session.execute(select(column).where(column.in_(rest))).scalars())
     if clip_ids:
         # The object of a clip marked as evidence while it was recording: never an orphan.
@@ -278,16 +298,13 @@ def sweep_orphans(store, now: datetime, grace: timedelta, result: SweepResult,
 
 
 def _release_holds(now: datetime, result: SweepResult) -> None:
-    try:
-        from ..incidents.services import release_expired_holds
-    except ImportError:  # a build without incidents: nothing holds evidence for a period
-        return
-    try:
-        result.holds_released = release_expired_holds(now)
-    except Exception as exc:  # noqa: BLE001 - items stay held; retention still runs
-        db.session.rollback()
-        result.errors.append(f"release holds: {exc}")
-        log.exception("retention: releasing expired evidence holds failed")
+    for release in EXPIRED_HOLD_RELEASERS:
+        try:
+            result.holds_released += release(now)
+        except Exception as exc:  # noqa: BLE001 - items stay held; retention still runs
+            db.session.rollback()
+            result.errors.append(f"release holds: {exc}")
+            log.exception("retention: releasing expired holds failed")
 
 
 def sweep(app, now: datetime | None = None, batch: int = BATCH, *, orphan_grace: timedelta | None = None,
@@ -295,7 +312,7 @@ def sweep(app, now: datetime | None = None, batch: int = BATCH, *, orphan_grace:
     """Release expired holds, delete what each commune's retention has expired, fail stuck clips,
     delete orphan objects. Needs an app context of ``app``. ``orphan_grace`` defaults to the
     setting ``RETENTION_ORPHAN_GRACE_SECONDS``, else one hour."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     store = app.extensions["camnet.storage"]
     if orphan_grace is None:
         orphan_grace = timedelta(seconds=int(app.config.get("RETENTION_ORPHAN_GRACE_SECONDS")
@@ -308,6 +325,13 @@ def sweep(app, now: datetime | None = None, batch: int = BATCH, *, orphan_grace:
             _sweep_snapshots(store, commune_id, now - timedelta(days=snap_days), batch, result)
             _sweep_clips(store, commune_id, now - timedelta(days=clip_days), batch, result)
         _fail_stuck_clips(store, now, batch, result)
+        for sweeper in SWEEPERS:
+            try:
+                sweeper(app, now, result)
+            except Exception as exc:  # noqa: BLE001 - one feature's failure leaves the rest to run
+                db.session.rollback()
+                result.errors.append(f"{getattr(sweeper, '__name__', 'sweeper')}: {exc}")
+                log.exception("retention: a sweeper failed")
         if orphans and hasattr(store, "list"):
             sweep_orphans(store, now, orphan_grace, result)
     log.info("retention sweep: %s", result.as_dict())

@@ -1,4 +1,4 @@
-"""Pages: cameras, a camera, its history, the camera wall, import, fault tickets; signed local media."""
+"""Pages: cameras, a camera, its history, import, fault tickets; signed local media (the wall: ``video``)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,10 +10,9 @@ from pydantic import ValidationError
 from ..errors import DomainError, ValidationFailed, pydantic_errors
 from ..i18n import t
 from ..storage import StorageError
+from ..tenants import access
 from ..tenants import services as tenant_services
 from ..tenants.models import AdminUnit
-from ..tenants.scoping import current_scope
-from ..tenants.services import get_scoped
 from . import faults, importer, media, registry
 from .media import CONTENT_TYPES
 from .models import Camera
@@ -33,16 +32,12 @@ def _unit_arg() -> int | None:
     return value if value is not None and 0 < value < 2**31 else None
 
 
-def _communes(perm: str) -> list[AdminUnit]:
-    return [u for u in tenant_services.list_units() if u.is_commune and current_scope().can(perm, u.id)]
-
-
 @bp.route("/cameras", methods=["GET", "POST"])
 @login_required
 def cameras():
-    tenant_services.require("cameras.read")
+    access.require("cameras.read")
     if request.method == "POST":
-        tenant_services.require("cameras.manage")
+        access.require("cameras.manage")
         try:
             data = _form_data(CameraIn)
             if data.get("ownership") in registry.SHARED:
@@ -58,17 +53,17 @@ def cameras():
     unit_id = _unit_arg()
     cams = registry.list_cameras(unit_id, request.args.get("status") or None, request.args.get("q") or None)
     names = {u.id: u.name for u in tenant_services.list_units()}
-    manage = _communes("cameras.manage")
+    manage = access.communes_for("cameras.manage")
     villages = {c.id: tenant_services.list_villages(c.id) for c in manage}
     return render_template("streams/cameras.html", cameras=cams, names=names, manage=manage,
-                           villages=villages, unit_id=unit_id, communes=_communes("cameras.read"))
+                           villages=villages, unit_id=unit_id, communes=access.communes_for("cameras.read"))
 
 
 @bp.route("/cameras/<int:camera_id>", methods=["GET", "POST"])
 @login_required
 def camera(camera_id: int):
-    tenant_services.require("cameras.read")
-    cam = get_scoped(Camera, camera_id, "cameras.read")
+    access.require("cameras.read")
+    cam = access.get_scoped(Camera, camera_id, "cameras.read")
     if request.method == "POST":
         action = request.form.get("action", "update")
         try:
@@ -99,22 +94,21 @@ def camera(camera_id: int):
         except (DomainError, ValueError) as exc:
             flash(getattr(exc, "message", str(exc)), "error")
         return redirect(url_for("streams.camera", camera_id=cam.id))
-    scope = current_scope()
-    can_view = scope.can("media.view", cam.commune_id)
+    can_view = access.may("media.view", cam.commune_id)
     latest = media.newest_snapshot_id(cam.id) if can_view else None
     villages = tenant_services.list_villages(cam.commune_id)
     consent = registry.active_consent(cam)
     return render_template("streams/camera.html", cam=cam, can_view=can_view, latest=latest,
-                           can_manage=scope.can("cameras.manage", cam.commune_id), villages=villages,
+                           can_manage=access.may("cameras.manage", cam.commune_id), villages=villages,
                            can_reset_reference=faults.may_reset_reference(cam.commune_id),
                            consent=consent, needs_reason=bool(consent and consent.shares == "on_request"),
-                           uptime=faults.uptime(cam.id, 14), unit=get_scoped(AdminUnit, cam.commune_id))
+                           uptime=faults.uptime(cam.id, 14), unit=access.get_scoped(AdminUnit, cam.commune_id))
 
 
 @bp.route("/cameras/<int:camera_id>/history")
 @login_required
 def history(camera_id: int):
-    tenant_services.require("media.view")
+    access.require("media.view")
     before = request.args.get("before")
     try:
         before_dt = datetime.fromisoformat(before) if before else None
@@ -126,21 +120,10 @@ def history(camera_id: int):
                            selected=request.args.get("show", type=int))
 
 
-@bp.route("/wall")
-@login_required
-def wall():
-    tenant_services.require("media.view")
-    unit_id = _unit_arg()
-    every = max(5, min(request.args.get("every", 15, type=int), 600))
-    tiles = media.latest_snapshots(unit_id)
-    return render_template("streams/wall.html", tiles=tiles, unit_id=unit_id, every=every,
-                           communes=_communes("media.view"))
-
-
 @bp.route("/cameras/import", methods=["GET", "POST"])
 @login_required
 def import_page():
-    tenant_services.require("cameras.manage")
+    access.require("cameras.manage")
     errors, result = [], None
     if request.method == "POST":
         try:
@@ -155,14 +138,14 @@ def import_page():
         except DomainError as exc:
             errors = exc.errors
             flash(exc.message, "error")
-    return render_template("streams/import.html", communes=_communes("cameras.manage"), errors=errors,
+    return render_template("streams/import.html", communes=access.communes_for("cameras.manage"), errors=errors,
                            result=result, columns=importer.COLUMNS), (422 if errors else 200)
 
 
 @bp.route("/faults", methods=["GET", "POST"])
 @login_required
 def faults_page():
-    tenant_services.require("faults.read")
+    access.require("faults.read")
     if request.method == "POST":
         try:
             faults.close_ticket(int(request.form.get("ticket_id", "0")), request.form.get("note", "").strip()

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from .models import AuditEvent
-from .scoping import system_scope
+from .scope import system_scope
 
 
 def client_ip() -> str | None:

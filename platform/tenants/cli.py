@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -11,7 +12,8 @@ from ..extensions import db
 from . import services
 from .models import AdminUnit, User
 from .schemas import GrantIn, TokenIn, UnitIn, UserIn, VillageIn
-from .scoping import system_scope
+from .scope import system_scope
+from .sso import ProviderIn, create_provider, list_providers, set_enabled
 
 unit_cli = AppGroup("unit", help="Đơn vị hành chính / administrative units")
 village_cli = AppGroup("village", help="Thôn, tổ dân phố / villages")
@@ -132,4 +134,70 @@ def token_revoke(username, token_id):
     click.echo("revoked")
 
 
-COMMANDS = [unit_cli, village_cli, user_cli, token_cli]
+sso_cli = AppGroup("sso", help="Đăng nhập một lần (OpenID Connect) / single sign-on providers per province")
+
+
+def parse_rule(text: str, province: AdminUnit) -> dict:
+    """``CLAIM=VALUE:ROLE@UNIT``: UNIT is a unit code, or a path of codes from the province
+    (``THANHHOA/HUYEN1/XA2`` or ``HUYEN1/XA2``). Example: ``groups=congan-tinh:police@THANHHOA``."""
+    try:
+        head, unit_ref = text.rsplit("@", 1)
+        claim_value, role = head.rsplit(":", 1)
+        claim, value = claim_value.split("=", 1)
+    except ValueError:
+        raise click.ClickException(f"--rule {text!r}: expected CLAIM=VALUE:ROLE@UNIT") from None
+    if "/" in unit_ref:
+        unit, codes = province, [c for c in unit_ref.split("/") if c]
+        for code in codes[1:] if codes and codes[0] == province.code else codes:
+            with system_scope():
+                unit = db.session.execute(select(AdminUnit).where(
+                    AdminUnit.parent_id == unit.id, AdminUnit.code == code)).scalar_one_or_none()
+            if unit is None:
+                raise click.ClickException(f"--rule {text!r}: no unit {code!r} on the path below {province.code}")
+    else:
+        unit = unit_by_code(unit_ref)
+    return {"claim": claim.strip(), "value": value.strip(), "role": role.strip(), "unit_id": unit.id}
+
+
+@sso_cli.command("add")
+@click.option("--province", "province_code", required=True, help="Code of the province unit")
+@click.option("--name", required=True, help="Tên hiển thị / display name, e.g. 'Cổng định danh tỉnh Thanh Hóa'")
+@click.option("--issuer", required=True, help="Issuer URL (its /.well-known/openid-configuration is read)")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True, prompt=True, hide_input=True, envvar="CAMNET_SSO_CLIENT_SECRET")
+@click.option("--scopes", default="openid profile email", show_default=True)
+@click.option("--rule", "rules", multiple=True, required=True,
+              help="CLAIM=VALUE:ROLE@UNIT, in order; e.g. groups=congan-tinh:police@THANHHOA")
+def sso_add(province_code, name, issuer, client_id, client_secret, scopes, rules):
+    province = unit_by_code(province_code)
+    data = {"unit_id": province.id, "name": name, "issuer": issuer, "client_id": client_id,
+            "client_secret": client_secret, "scopes": scopes, "rules": [parse_rule(r, province) for r in rules]}
+    provider = run(lambda: create_provider(ProviderIn.model_validate(data), current_app.config))
+    click.echo(f"{provider.id}\t{provider.name}\t{provider.issuer}")
+
+
+@sso_cli.command("list")
+def sso_list():
+    with system_scope():
+        for p in run(list_providers):
+            state = "enabled" if p.enabled else "disabled"
+            click.echo(f"{p.id}\t{p.unit.code}\t{p.name}\t{p.issuer}\t{p.client_id}\t{state}")
+            for r in p.rules:
+                click.echo(f"\t{r.position}: {r.claim}={r.value} -> {r.role}@{r.unit.code}")
+
+
+@sso_cli.command("disable")
+@click.option("--id", "provider_id", type=int, required=True)
+def sso_disable(provider_id):
+    run(set_enabled, provider_id, False)
+    click.echo("disabled")
+
+
+@sso_cli.command("enable")
+@click.option("--id", "provider_id", type=int, required=True)
+def sso_enable(provider_id):
+    run(set_enabled, provider_id, True)
+    click.echo("enabled")
+
+
+COMMANDS = [unit_cli, village_cli, user_cli, token_cli, sso_cli]

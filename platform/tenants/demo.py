@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ..clock import utc_now
 from ..extensions import db
+from .mfa import DEMO_TOTP_SECRET, required_roles
 from .models import AdminUnit, RoleGrant, User, Village
 from .passwords import hash_password
-from .scoping import system_scope
+from .scope import system_scope
 
 DEMO_PASSWORD = "camnet-demo-2026"
 
@@ -83,7 +85,25 @@ def load_demo() -> dict:
             if not has:
                 db.session.add(RoleGrant(user_id=user.id, role=role, unit_id=unit.id))
         db.session.commit()
+        _enrol_two_factor()
     return places
+
+
+def _enrol_two_factor() -> None:
+    """Demo users whose role requires a second factor get the published TOTP secret (once)."""
+    from .. import crypto
+    from .models import TotpCredential
+
+    required = required_roles()
+    for username, _, role, _ in USERS:
+        if role not in required:
+            continue
+        user_id = db.session.execute(select(User.id).where(User.username == username)).scalar_one()
+        if db.session.execute(select(TotpCredential.id).where(TotpCredential.user_id == user_id)).first():
+            continue
+        db.session.add(TotpCredential(user_id=user_id, secret_enc=crypto.encrypt(DEMO_TOTP_SECRET),
+                                      confirmed_at=utc_now()))
+    db.session.commit()
 
 
 def load_summary() -> dict:

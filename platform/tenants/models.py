@@ -1,19 +1,16 @@
-"""Hierarchy, communes, villages, users, role grants, API tokens and the audit log."""
+"""Hierarchy, communes, villages, users, role grants, sessions, API tokens and the audit log."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..append_only import AppendOnly
+from ..clock import utc_now
 from ..extensions import db
-from .scoping import Scoped
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from .scope import Scoped
 
 
 UTCDateTime = sa.DateTime(timezone=True)
@@ -38,7 +35,7 @@ class AdminUnit(Scoped, db.Model):
     path: Mapped[str] = mapped_column(sa.String(400), default="/", index=True)
     households: Mapped[int | None] = mapped_column()
     population: Mapped[int | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     parent = relationship("AdminUnit", remote_side=[id])
 
@@ -82,7 +79,7 @@ class User(Scoped, UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     sponsor_id: Mapped[int | None] = mapped_column()  # set for sponsor users (funding issue)
     household_ref: Mapped[str | None] = mapped_column(sa.String(80))  # for household users
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     unit = relationship(AdminUnit)
     grants = relationship("RoleGrant", back_populates="user", lazy="selectin", foreign_keys="RoleGrant.user_id")
@@ -104,7 +101,7 @@ class RoleGrant(Scoped, db.Model):
     role: Mapped[str] = mapped_column(sa.String(30))
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), index=True)
     granted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     user = relationship(User, back_populates="grants", foreign_keys=[user_id])
     unit = relationship(AdminUnit)
@@ -122,12 +119,48 @@ class ApiToken(Scoped, db.Model):
     name: Mapped[str] = mapped_column(sa.String(100))
     prefix: Mapped[str] = mapped_column(sa.String(16))
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship(User)
+
+
+class UserSession(db.Model):
+    """A signed-in browser session, kept on the server so it can be ended at once.
+
+    The cookie carries a random secret; only its SHA-256 is stored. Not ``Scoped``: it is read
+    before any scope exists (every cookie request), always by its secret or by its user's id.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    method: Mapped[str] = mapped_column(sa.String(40))  # "password", "oidc:<provider>" ...
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))  # where it was opened
+    last_ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(300))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+class PasswordReset(db.Model):
+    """A single-use, short-lived link to set a new password; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(AppendOnly, Scoped, db.Model):
@@ -138,7 +171,7 @@ class AuditEvent(AppendOnly, Scoped, db.Model):
     __table_args__ = (sa.Index("ix_audit_events_unit_at", "unit_id", "at"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     actor_name: Mapped[str | None] = mapped_column(sa.String(80))
     action: Mapped[str] = mapped_column(sa.String(60), index=True)
@@ -162,3 +195,137 @@ class CommuneSettings(Scoped, db.Model):
     clip_retention_days: Mapped[int] = mapped_column(default=90)
     evidence_hold_days: Mapped[int] = mapped_column(default=365)  # after an incident closes
     public_transparency: Mapped[bool] = mapped_column(default=False)
+
+
+class SsoProvider(Scoped, db.Model):
+    """Nhà cung cấp định danh: an OpenID Connect provider a province runs for single sign-on.
+
+    Its users sign in to camnet and get grants inside the province from ``SsoClaimRule`` rows.
+    The client secret is stored encrypted (Fernet, the key of ``camnet.crypto``)."""
+
+    __tablename__ = "sso_providers"
+    __scope_column__ = "unit_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), index=True)  # the province
+    name: Mapped[str] = mapped_column(sa.String(200))
+    issuer: Mapped[str] = mapped_column(sa.String(300))
+    client_id: Mapped[str] = mapped_column(sa.String(200))
+    client_secret_enc: Mapped[str] = mapped_column(sa.Text)
+    scopes: Mapped[str] = mapped_column(sa.String(300), default="openid profile email")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    unit = relationship(AdminUnit)
+    rules = relationship("SsoClaimRule", order_by="SsoClaimRule.position", lazy="selectin",
+                         cascade="all, delete-orphan")
+
+
+class SsoClaimRule(Scoped, db.Model):
+    """One mapping rule of a provider: a claim holding ``value`` gives ``role`` at ``unit_id``
+    (a unit inside the provider's province). Rules are tried in ``position`` order."""
+
+    __tablename__ = "sso_claim_rules"
+    __scope_column__ = "unit_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("sso_providers.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    claim: Mapped[str] = mapped_column(sa.String(100))
+    value: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(30))
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), index=True)
+
+    unit = relationship(AdminUnit)
+
+
+class SsoIdentity(Scoped, db.Model):
+    """An identity at a provider (issuer + subject) linked to a camnet user. ``mapped_grants``
+    holds, per provider id, the grants its rules created ([role, unit id] pairs): only those are
+    revoked when the claims behind them disappear; grants given by hand are never touched."""
+
+    __tablename__ = "sso_identities"
+    __scope_column__ = "unit_id"
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject", name="uq_sso_identities_issuer_subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("sso_providers.id"), index=True)
+    issuer: Mapped[str] = mapped_column(sa.String(300))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), index=True)  # the province
+    mapped_grants: Mapped[dict | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship(User)
+
+
+class SsoLoginState(db.Model):
+    """A sign-in started at a provider: single use and short-lived. Only the SHA-256 of ``state``
+    is stored; the browser that started it also keeps it in its session. Not ``Scoped``: it is
+    read before anyone is signed in."""
+
+    __tablename__ = "sso_login_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("sso_providers.id"), index=True)
+    nonce: Mapped[str] = mapped_column(sa.String(100))
+    code_verifier: Mapped[str] = mapped_column(sa.String(200))
+    redirect_uri: Mapped[str] = mapped_column(sa.String(500))
+    next_url: Mapped[str] = mapped_column(sa.String(500), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ---- two-factor sign-in (issue #12) ----------------------------------------------------------
+# Not ``Scoped``: keyed by the user alone and read while nobody is signed in yet (the second-factor
+# page), always under ``system_scope``. On PostgreSQL their policy admits the system scope only
+# (migration 0010): no tenant query, even raw SQL, reads a second factor.
+
+class TotpCredential(db.Model):
+    """An authenticator app (TOTP, RFC 6238) of one user. Secrets are encrypted (Fernet, the key of
+    ``camnet.crypto``). ``pending_secret_enc`` is an enrolment not yet confirmed by a code;
+    ``last_used_step`` the newest 30-second step accepted, so each code counts once."""
+
+    __tablename__ = "mfa_totp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), unique=True)
+    secret_enc: Mapped[str | None] = mapped_column(sa.Text)
+    pending_secret_enc: Mapped[str | None] = mapped_column(sa.Text)
+    pending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(db.Model):
+    """Mã dự phòng: a single-use code for the day the phone is lost; only its SHA-256 is stored."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash", name="uq_mfa_recovery_codes_user_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebAuthnCredential(db.Model):
+    """A passkey (WebAuthn credential) of one user: its id, public key (COSE) and signature counter."""
+
+    __tablename__ = "mfa_webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(sa.String(1400), unique=True)  # base64url
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    user_handle: Mapped[str] = mapped_column(sa.String(100))  # base64url, the same for all of a user's
+    transports: Mapped[list | None] = mapped_column(sa.JSON)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from .scoping import Perms, Scope, system_scope
+from .scope import Perms, Scope, system_scope
 
 # Permissions are verbs on kinds of data. A grant at a node carries them to every unit below.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -108,3 +108,23 @@ def _expand(grants: tuple, home_unit: int | None, newest_unit: int | None) -> tu
 
 def roles_of(user) -> list[str]:
     return sorted({g.role for g in user.grants})
+
+
+# Residents: households and sponsors. Everyone else (or anyone holding another role too) is staff,
+# with longer passwords and API tokens.
+RESIDENT_ROLES = frozenset({"household", "sponsor"})
+
+
+def is_staff(roles) -> bool:
+    """True unless every role held is a resident's. Holding no role yet counts as staff: a new
+    account's roles are granted after it is made, so its password must already be a staff one."""
+    roles = set(roles)
+    return not roles or not roles <= RESIDENT_ROLES
+
+
+def roles_of_id(user_id: int) -> set[str]:
+    """Every role a user holds anywhere, whatever the current scope."""
+    from .models import RoleGrant
+
+    with system_scope():
+        return set(db.session.execute(select(RoleGrant.role).where(RoleGrant.user_id == user_id)).scalars())

@@ -4,38 +4,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import timedelta, timezone
 
-from sqlalchemy import bindparam, or_, select
+from flask import current_app
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 
+from ..clock import utc_now
 from ..errors import ConflictError, ForbiddenError, NotFoundError, TooManyRequests, ValidationFailed
 from ..extensions import db
 from . import audit, throttle
+from .access import get_scoped
+from .idsets import member_of
 from .models import AdminUnit, ApiToken, RoleGrant, User, Village
-from .passwords import hash_password, verify_password
-from .roles import ROLE_PERMISSIONS
-from .scoping import Scope, current_scope, member_of, system_scope
-
-
-def get_scoped(model, object_id, perm: str | None = None, options: tuple = ()):
-    """Load one row through the scope; outside it (or without ``perm`` there) it does not exist."""
-    row = db.session.execute(select(model).where(model.id == object_id).options(*options)).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError()
-    if perm is not None and not current_scope().can(perm, row.scope_value()):
-        raise NotFoundError()
-    return row
-
-
-def require(perm: str, unit_id: int | None = None) -> None:
-    """Route-level check: a role that never holds ``perm`` is refused without looking at ids."""
-    scope = current_scope()
-    if unit_id is None:
-        if not scope.can(perm):
-            raise ForbiddenError()
-    elif not scope.can(perm, unit_id):
-        raise NotFoundError()
+from .passwords import check_new_password, hash_password, verify_password
+from .roles import ROLE_PERMISSIONS, is_staff, roles_of_id
+from .scope import Scope, current_scope, system_scope
 
 
 # ---- units -------------------------------------------------------------------------------
@@ -111,6 +95,8 @@ def list_villages(commune_id: int) -> list[Village]:
 
 def create_user(data) -> User:
     unit = get_scoped(AdminUnit, data.unit_id, "users.manage")
+    # roles come after the account: a new account's password must already be a staff one
+    check_password_for(data.password, username=data.username, roles=())
     with system_scope():
         if db.session.execute(select(User.id).where(User.username == data.username)).first():
             raise ConflictError(f"username: {data.username!r} is taken", field="username")
@@ -170,6 +156,13 @@ def list_users(unit_id: int | None = None) -> list[User]:
     return list(db.session.execute(stmt).scalars())
 
 
+def check_password_for(password: str, *, username: str, roles, field: str = "password") -> None:
+    """The password rules of ``passwords.check_new_password`` for someone holding ``roles``."""
+    cfg = current_app.config
+    check_new_password(password, username=username, staff=is_staff(roles), field=field,
+                       min_staff=cfg["PASSWORD_MIN_LENGTH_STAFF"], min_resident=cfg["PASSWORD_MIN_LENGTH_RESIDENT"])
+
+
 # ---- tokens ------------------------------------------------------------------------------
 
 def _token_hash(secret: str) -> str:
@@ -177,17 +170,31 @@ def _token_hash(secret: str) -> str:
 
 
 def create_token(user: User, data) -> tuple[ApiToken, str]:
-    """Returns the token row and the secret, which is shown once and never stored."""
-    if data.expires_at is not None and data.expires_at.replace(tzinfo=data.expires_at.tzinfo or timezone.utc) <= datetime.now(timezone.utc):
+    """Returns the token row and the secret, which is shown once and never stored. Every token
+    expires: ``API_TOKEN_DEFAULT_DAYS`` unless asked, at most ``API_TOKEN_MAX_DAYS``. Households and
+    sponsors use the pages only."""
+    if not is_staff(roles_of_id(user.id)):
+        raise ForbiddenError("Hộ gia đình và nhà tài trợ không dùng mã API / "
+                             "Households and sponsors cannot hold API tokens")
+    cfg = current_app.config
+    now = utc_now()
+    expires_at = data.expires_at
+    if expires_at is None:
+        expires_at = now + timedelta(days=min(cfg["API_TOKEN_DEFAULT_DAYS"], cfg["API_TOKEN_MAX_DAYS"]))
+    expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=timezone.utc)
+    if expires_at <= now:
         raise ValidationFailed("expires_at: must be in the future", field="expires_at")
+    if expires_at > now + timedelta(days=cfg["API_TOKEN_MAX_DAYS"]):
+        raise ValidationFailed(f"expires_at: Tối đa {cfg['API_TOKEN_MAX_DAYS']} ngày / "
+                               f"at most {cfg['API_TOKEN_MAX_DAYS']} days ahead", field="expires_at")
     secret = "cn_" + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, unit_id=user.unit_id, name=data.name, prefix=secret[:10],
-                     token_hash=_token_hash(secret), expires_at=data.expires_at)
+                     token_hash=_token_hash(secret), expires_at=expires_at)
     with system_scope():
         db.session.add(token)
         db.session.flush()
         audit.record("token.create", unit_id=user.unit_id, object_type="token", object_id=token.id,
-                     detail={"name": data.name, "user_id": user.id})
+                     detail={"name": data.name, "user_id": user.id, "expires_at": expires_at.isoformat()})
     db.session.commit()
     return token, secret
 
@@ -207,7 +214,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
         if token is None:
             raise NotFoundError()
         if token.revoked_at is None:
-            token.revoked_at = datetime.now(timezone.utc)
+            token.revoked_at = utc_now()
             audit.record("token.revoke", unit_id=token.unit_id, object_type="token", object_id=token.id)
     db.session.commit()
     return token
@@ -222,7 +229,7 @@ def principal_for_token(secret: str) -> tuple[User, Scope] | None:
 
     with system_scope():
         rows = db.session.execute(_principal_statement(), {
-            "token_hash": _token_hash(secret), "now": datetime.now(timezone.utc)}).all()
+            "token_hash": _token_hash(secret), "now": utc_now()}).all()
         if not rows:
             return None
         user = rows[0][0]
@@ -237,7 +244,7 @@ def _principal_statement():
     return (select(User, *grant_columns()).join(ApiToken, ApiToken.user_id == User.id)
             .outerjoin(RoleGrant, RoleGrant.user_id == User.id).outerjoin(RoleGrant.unit)
             .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
-                   or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
+                   ApiToken.expires_at > bindparam("now"),  # every token expires (0009 gave old ones a date)
                    User.active.is_(True))
             .options(lazyload(User.grants)))  # the scope is built from the rows; most requests never need them
 

@@ -1,6 +1,8 @@
-"""Sign-in throttling per account and per address (QCVN 11:2026/BCA: 5 failures in 30 s lock 5 minutes)."""
+"""Sign-in throttling per account and per real client address (QCVN 11:2026/BCA: 5 failures in 30 s
+lock the account 5 minutes)."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 from flask import current_app
@@ -54,12 +56,30 @@ def _store():
     return store if isinstance(store, InProcessStore) else _Resilient(store)
 
 
+def address_key(ip: str | None) -> str | None:
+    """The address a limit counts against: the real client (``auth.RealClientAddress``), an IPv6
+    client by its /64, which one subscriber holds whole."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def _keys(username: str, ip: str | None) -> list[tuple[str, int]]:
+    """Per account (QCVN: 5 in 30 s) and per real client address (looser: many people can share a
+    commune office's address). Neither is per proxy: behind the Ingress each client is its own."""
     cfg = current_app.config
-    keys = [(f"login:{{acct:{username.lower()}}}", cfg["LOGIN_MAX_FAILURES"])]
-    if ip:
-        # An office behind one address has many people: a looser limit per address.
-        keys.append((f"login:{{ip:{ip}}}", cfg["LOGIN_MAX_FAILURES"] * 4))
+    keys = [(f"login:{{acct:{username.lower()[:80]}}}", cfg["LOGIN_MAX_FAILURES"])]
+    address = address_key(ip)
+    if address:
+        keys.append((f"login:{{ip:{address}}}", cfg.get("LOGIN_ADDRESS_MAX_FAILURES", cfg["LOGIN_MAX_FAILURES"] * 4)))
     return keys
 
 
@@ -82,4 +102,4 @@ def note_failure(username: str, ip: str | None) -> bool:
 
 
 def note_success(username: str) -> None:
-    _store().delete(f"login:{{acct:{username.lower()}}}:fail")
+    _store().delete(f"login:{{acct:{username.lower()[:80]}}}:fail")

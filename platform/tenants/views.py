@@ -1,21 +1,26 @@
-"""Server-rendered pages: sign-in, a home per role, units, users, tokens, audit."""
+"""Server-rendered pages: sign-in, a home per role, units, users, tokens, audit, own account."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from datetime import timedelta, timezone
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from ..errors import DomainError, ForbiddenError, pydantic_errors
+from ..clock import utc_now
+from ..errors import DomainError, ForbiddenError, ValidationFailed, pydantic_errors
 from ..extensions import db
 from ..i18n import t
-from . import services
+from . import access, accounts, services, sessions, signin
+from .auth import may_hold_tokens
+from .idsets import member_of
 from .models import AdminUnit, AuditEvent, User
 from .roles import ROLE_LABELS, ROLES, roles_of
 from .schemas import GrantIn, TokenIn, UnitIn, UserIn, VillageIn
-from .scoping import current_scope, member_of
+from .scope import current_scope
 
 bp = Blueprint("tenants", __name__)
 
@@ -39,20 +44,50 @@ def login():
     error = None
     if request.method == "POST":
         try:
+            # remote_addr is the real client behind trusted proxies (auth.RealClientAddress)
             user = services.authenticate(request.form.get("username", ""), request.form.get("password", ""),
                                          request.remote_addr)
         except DomainError as exc:
             error = exc.message
         else:
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return signin.first_factor_passed(user, "password", _safe_next(request.args.get("next")))
     return render_template("login.html", error=error), (401 if error else 200)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    accounts.sign_out(current_user)
     logout_user()
+    sessions.forget_cookie()
     return redirect(url_for("tenants.login"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def password_reset():
+    """A reset link (``?t=``, from an admin): a new password, then sign in again everywhere."""
+    secret = request.args.get("t", "")
+    headers = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}  # the link is a secret
+    try:
+        user = accounts.reset_link_user(secret)
+    except ValidationFailed as exc:
+        return render_template("password_reset.html", user=None, error=exc.message), 400, headers
+    error = None
+    if request.method == "POST":
+        try:
+            accounts.reset_password(secret, request.form.get("new_password", ""),
+                                    request.form.get("confirm_password"))
+        except ValidationFailed as exc:
+            db.session.rollback()
+            if exc.field == "token":  # spent by someone else a moment ago
+                return render_template("password_reset.html", user=None, error=exc.message), 400, headers
+            error = exc.message
+        else:
+            if current_user.is_authenticated:
+                logout_user()
+                sessions.forget_cookie()
+            flash(t("Đã đặt mật khẩu mới, hãy đăng nhập", "New password set, please sign in"), "ok")
+            return redirect(url_for("tenants.login"))
+    return render_template("password_reset.html", user=user, error=error), (422 if error else 200), headers
 
 
 @bp.route("/")
@@ -60,7 +95,7 @@ def logout():
 def home():
     scope = current_scope()
     roles = roles_of(current_user)
-    units = services.list_units() if scope.can("units.read") else []
+    units = services.list_units() if access.may("units.read") else []
     communes = [u for u in units if u.is_commune]
     return render_template("home.html", roles=roles, role_labels=ROLE_LABELS, communes=communes,
                            units=units, scope=scope)
@@ -69,7 +104,7 @@ def home():
 @bp.route("/units", methods=["GET", "POST"])
 @login_required
 def units():
-    services.require("units.read")
+    access.require("units.read")
     if request.method == "POST":
         try:
             unit = services.create_unit(_form(UnitIn))
@@ -80,14 +115,14 @@ def units():
         except DomainError as exc:
             flash(exc.message, "error")
     return render_template("units.html", units=services.list_units(),
-                           can_manage=current_scope().can("units.manage"))
+                           can_manage=access.may("units.manage"))
 
 
 @bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
 @login_required
 def unit_detail(unit_id: int):
-    services.require("units.read")
-    unit = services.get_scoped(AdminUnit, unit_id, "units.read")
+    access.require("units.read")
+    unit = access.get_scoped(AdminUnit, unit_id, "units.read")
     if request.method == "POST":
         try:
             services.create_village(unit.id, _form(VillageIn))
@@ -99,16 +134,16 @@ def unit_detail(unit_id: int):
         return redirect(url_for("tenants.unit_detail", unit_id=unit.id))
     children = services.list_units(parent_id=unit.id)
     villages = services.list_villages(unit.id) if unit.is_commune else []
-    users = services.list_users(unit.id) if current_scope().can("users.read", unit.id) else []
+    users = services.list_users(unit.id) if access.may("users.read", unit.id) else []
     return render_template("unit.html", unit=unit, children=children, villages=villages, users=users,
-                           can_manage=current_scope().can("units.manage", unit.id),
+                           can_manage=access.may("units.manage", unit.id),
                            communes=services.communes_below(unit))
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @login_required
 def users():
-    services.require("users.read")
+    access.require("users.read")
     if request.method == "POST":
         action = request.form.get("action", "create")
         try:
@@ -125,16 +160,59 @@ def users():
         except DomainError as exc:
             flash(exc.message, "error")
         return redirect(url_for("tenants.users"))
-    scope = current_scope()
+    return _users_page()
+
+
+def _users_page(reset_link: str | None = None, reset_for: str | None = None):
     return render_template("users.html", users=services.list_users(), roles=ROLES, role_labels=ROLE_LABELS,
-                           units=[u for u in services.list_units() if scope.can("users.manage", u.id)],
+                           units=[u for u in services.list_units() if access.may("users.manage", u.id)],
                            unit_names={u.id: u.name for u in services.list_units()},
-                           can_manage=scope.can("users.manage"))
+                           can_manage=access.may("users.manage"),
+                           manages=lambda u: access.may("users.manage", u.unit_id),
+                           me=current_user.id, reset_link=reset_link, reset_for=reset_for)
+
+
+@bp.route("/users/<int:user_id>/<any(deactivate, activate, 'sign-out-everywhere'):action>", methods=["POST"])
+@login_required
+def user_account(user_id: int, action: str):
+    """An admin of the user's unit deactivates, reactivates or signs them out everywhere."""
+    access.require("users.manage")
+    try:
+        if action == "sign-out-everywhere":
+            count = accounts.sign_out_everywhere(user_id)
+            flash(t(f"Đã đăng xuất {count} phiên", f"Signed out of {count} sessions"), "ok")
+        else:
+            user = accounts.set_active(user_id, action == "activate")
+            flash((t("Đã mở khóa ", "Reactivated: ") if user.active else t("Đã khóa ", "Deactivated: "))
+                  + user.username, "ok")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("tenants.users"))
+
+
+@bp.route("/users/<int:user_id>/reset-link", methods=["POST"])
+@login_required
+def user_reset_link(user_id: int):
+    """The link is shown once, on this page, for the admin to hand over (camnet sends no mail)."""
+    access.require("users.manage")
+    try:
+        reset, secret = accounts.issue_reset_link(user_id)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("tenants.users"))
+    link = url_for("tenants.password_reset", t=secret, _external=True)
+    target = db.session.execute(select(User.username).where(User.id == reset.user_id)).scalar_one()
+    return _users_page(reset_link=link, reset_for=target), 200, {"Cache-Control": "no-store"}
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
 @login_required
 def tokens():
+    if not may_hold_tokens():
+        raise ForbiddenError("Hộ gia đình và nhà tài trợ không dùng mã API / "
+                             "Households and sponsors cannot hold API tokens")
     secret = None
     if request.method == "POST":
         try:
@@ -142,20 +220,28 @@ def tokens():
                 services.revoke_token(current_user, int(request.form["revoke"]))
                 flash(t("Đã thu hồi mã", "Token revoked"), "ok")
             else:
-                _, secret = services.create_token(current_user, _form(TokenIn))
+                days = request.form.get("days", "").strip()
+                if days and not days.isdigit():
+                    raise ValidationFailed("days: Số ngày không hợp lệ / Not a number of days", field="days")
+                expires = (utc_now() + timedelta(days=int(days))) if days else None
+                _, secret = services.create_token(current_user, TokenIn(name=request.form.get("name", ""),
+                                                                        expires_at=expires))
         except ValidationError as exc:
             flash(pydantic_errors(exc).message, "error")
         except (DomainError, ValueError) as exc:
             flash(getattr(exc, "message", str(exc)), "error")
-    return render_template("tokens.html", tokens=services.list_tokens(current_user), secret=secret)
+    rows = services.list_tokens(current_user)
+    now = utc_now()
+    expired = {tk.id for tk in rows if tk.expires_at is not None
+               and (tk.expires_at if tk.expires_at.tzinfo else tk.expires_at.replace(tzinfo=timezone.utc)) <= now}
+    return render_template("tokens.html", tokens=rows, secret=secret, expired=expired)
 
 
 @bp.route("/audit")
 @login_required
 def audit_log():
+    access.require("audit.read")
     scope = current_scope()
-    if not scope.can("audit.read"):
-        raise ForbiddenError()
     rows = db.session.execute(
         select(AuditEvent).where(member_of(AuditEvent.unit_id, scope.units_with("audit.read")))
         .order_by(AuditEvent.id.desc()).limit(200)
@@ -164,8 +250,33 @@ def audit_log():
     return render_template("audit.html", rows=rows, names=names)
 
 
-@bp.route("/me")
+@bp.route("/me", methods=["GET", "POST"])
 @login_required
 def profile():
+    """The user's own account: roles, password change and the sessions they have open."""
+    error, status = None, 200
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        try:
+            if action == "password":
+                accounts.change_password(current_user, request.form.get("current_password", ""),
+                                         request.form.get("new_password", ""),
+                                         request.form.get("confirm_password"))
+                flash(t("Đã đổi mật khẩu; các phiên khác đã bị đăng xuất",
+                        "Password changed; your other sessions were signed out"), "ok")
+            elif action == "end-session":
+                accounts.end_own_session(current_user, int(request.form.get("session_id", "0") or 0))
+                flash(t("Đã kết thúc phiên", "Session ended"), "ok")
+            elif action == "end-others":
+                accounts.end_other_sessions(current_user)
+                flash(t("Đã đăng xuất mọi phiên khác", "Signed out of every other session"), "ok")
+            else:
+                raise ValidationFailed("action: unknown", field="action")
+            return redirect(url_for("tenants.profile"))
+        except (ValidationFailed, ValueError) as exc:
+            db.session.rollback()
+            error, status = getattr(exc, "message", str(exc)), 422
     user = db.session.execute(select(User).where(User.id == current_user.id)).scalar_one()
-    return render_template("profile.html", user=user, roles=roles_of(user), role_labels=ROLE_LABELS)
+    return render_template("profile.html", user=user, roles=roles_of(user), role_labels=ROLE_LABELS,
+                           sessions=sessions.list_for_user(user), current_session=sessions.current_id(),
+                           error=error), status

@@ -28,7 +28,7 @@ if ((pg_bins == 0)) && ! port_open "${PGPORT:-5432}"; then
     missing+=(postgresql)
 fi
 
-# GStreamer RTSP server for camnet.sim.rtsp_server (system python3 + gi).
+# GStreamer RTSP server for camsim.rtsp_server (system python3 + gi).
 for p in python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 \
          gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
          fonts-dejavu-core; do
@@ -36,6 +36,8 @@ for p in python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 \
 done
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Go toolchain and x/mod (sumdb/note, sumdb/tlog) for the transparency-log interoperability test.
+for p in golang-go golang-golang-x-mod-dev; do want_pkg "$p"; done
 
 if ((${#missing[@]} == 0)); then
     exit 0

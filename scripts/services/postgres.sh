@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Ensure a PostgreSQL accepts connections on 127.0.0.1:${PGPORT:-5432}, and that the
-# application role `camnet` (LOGIN NOSUPERUSER NOBYPASSRLS, no password) exists.
+# Ensure a PostgreSQL accepts connections on 127.0.0.1:${PGPORT:-5432}, and that two roles
+# exist (no passwords, trust auth): `camnet_owner`, which owns the test databases and runs the
+# migrations, and the application role `camnet` (data privileges only, granted by each migration).
+# Neither is a superuser, BYPASSRLS, CREATEDB or CREATEROLE.
 #
 #   postgres.sh [start]   use the server already there, or start a private throwaway
 #                         cluster (data in $STATE/pg-PORT, trust auth, fsync off)
@@ -62,9 +64,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'camnet') THEN
         CREATE ROLE camnet LOGIN NOSUPERUSER NOBYPASSRLS;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'camnet_owner') THEN
+        CREATE ROLE camnet_owner LOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF;
 END
 $$;
-ALTER ROLE camnet LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD NULL;
+ALTER ROLE camnet LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD NULL;
+ALTER ROLE camnet_owner LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD NULL;
 SQL
 }
 
@@ -78,8 +84,8 @@ start)
         ready || die "PostgreSQL on $PGHOST_ADDR:$PGPORT still not ready"
     fi
     command -v psql >/dev/null 2>&1 || die "psql not found (install postgresql-client)"
-    ensure_role || die "could not create role camnet (need a superuser 'postgres' with trust auth on $PGHOST_ADDR:$PGPORT)"
-    echo "postgres: ready on $PGHOST_ADDR:$PGPORT ($how), role camnet ok"
+    ensure_role || die "could not create roles camnet and camnet_owner (need a superuser 'postgres' with trust auth on $PGHOST_ADDR:$PGPORT)"
+    echo "postgres: ready on $PGHOST_ADDR:$PGPORT ($how), roles camnet and camnet_owner ok"
     ;;
 stop)
     if [[ -f "$DATA/postmaster.pid" ]]; then

@@ -23,6 +23,7 @@ bash "$HERE/s3.sh" start >&2
 cat <<ENV
 export CAMNET_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:$PGPORT/postgres
 export CAMNET_TEST_PG_APP_URL=postgresql+psycopg://camnet@127.0.0.1:$PGPORT/postgres
+export CAMNET_TEST_PG_OWNER_URL=postgresql+psycopg://camnet_owner@127.0.0.1:$PGPORT/postgres
 export CAMNET_TEST_REDIS_CLUSTER=redis://127.0.0.1:${REDIS_PORTS[0]}
 export CAMNET_TEST_S3=http://127.0.0.1:$S3_PORT
 ENV
