@@ -1,6 +1,8 @@
 """Many simulated HTTP IP cameras in one threaded server.
 
-Any camera id works (no set-up: 1,000 cameras are just 1,000 ids)::
+Any camera id works (no set-up: 1,000 cameras are just 1,000 ids), unless the simulator is
+given a scene file (``camsim.scenes``): then only the cameras it lists, or that a mode request
+named, exist, and any other id is answered with 404 "unknown camera"::
 
     GET  /cam/<id>/snapshot.jpg[?w=640&h=360]   one JPEG of a synthetic street scene
     GET  /cam/<id>/mjpeg[?fps=5&w=..&h=..]      multipart/x-mixed-replace JPEG stream
@@ -35,7 +37,7 @@ In-process use (tests)::
     ...
     sim.stop()
 
-CLI: ``python -m camsim.http_camera --port 8090`` (prints ``READY port=...``).
+CLI: ``python -m camsim.http_camera --port 8090 [--scenes FILE]`` (prints ``READY port=...``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import numpy as np
 
-__all__ = ["HTTP_MODES", "HttpCameraSim", "main", "render_frame"]
+from camsim.scenes import SceneFile
+
+__all__ = ["HTTP_MODES", "HttpCameraSim", "look_of", "main", "render_frame"]
 
 HTTP_MODES = ("normal", "dark", "freeze", "blur", "offline", "covered", "moved", "slow")
 N_FRAMES = 8
@@ -211,7 +215,8 @@ class _Cam:
         self.frozen = 0
 
 
-def _look_of(cam_id: str) -> int:
+def look_of(cam_id: str) -> int:
+    """Which of the ``N_LOOKS`` street scenes camera ``cam_id`` shows (``render_frame``'s ``look``)."""
     return hashlib.blake2b(cam_id.encode(), digest_size=2).digest()[0] % N_LOOKS
 
 
@@ -309,6 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) < 3 or parts[0] != "cam":
             return self._text(404, "not found")
         cam_id, action = parts[1], parts[2]
+        if not (action == "mode" and len(parts) == 4) and not sim.knows(cam_id):
+            return self._text(404, "unknown camera")
         if action == "mode":
             if len(parts) == 3:
                 return self._text(200, sim.mode(cam_id))
@@ -378,7 +385,7 @@ class HttpCameraSim:
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", *, slow_delay: float = 10.0,
                  fps: float = 5.0, width: int = 640, height: int = 360,
-                 jpeg_quality: int = 80, frames: int = N_FRAMES):
+                 jpeg_quality: int = 80, frames: int = N_FRAMES, scenes: str | None = None):
         self.host = host
         self.port = port
         self.slow_delay = slow_delay
@@ -388,6 +395,10 @@ class HttpCameraSim:
         self._cache = _FrameCache(jpeg_quality, frames)
         self._cams: dict[str, _Cam] = {}
         self._cams_lock = threading.Lock()
+        # with a scene file: the cameras it lists, plus those a mode request named
+        self._scene = SceneFile(scenes) if scenes else None
+        self._scene_cams: set[str] = set()
+        self._named: set[str] = set()
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -449,12 +460,33 @@ class HttpCameraSim:
         cam = self._cams.get(cam_id)
         if cam is None:
             with self._cams_lock:
-                cam = self._cams.setdefault(cam_id, _Cam(_look_of(cam_id)))
+                cam = self._cams.setdefault(cam_id, _Cam(look_of(cam_id)))
         return cam
+
+    def knows(self, cam_id: str) -> bool:
+        """Whether camera ``cam_id`` exists: always without a scene file; with one, if the file
+        lists it or a mode request named it."""
+        if self._scene is None:
+            return True
+        self._read_scene()
+        cam_id = str(cam_id)
+        return cam_id in self._scene_cams or cam_id in self._named
+
+    def _read_scene(self) -> None:
+        cameras = self._scene.changed() if self._scene is not None else None
+        if cameras is None:
+            return
+        self._scene_cams = set(cameras)
+        for cam_id, mode in cameras.items():
+            self._apply_mode(cam_id, mode if mode in HTTP_MODES else "normal")
 
     def set_mode(self, cam_id: str, mode: str) -> None:
         if mode not in HTTP_MODES:
             raise ValueError("unknown mode %r; one of %s" % (mode, ", ".join(HTTP_MODES)))
+        self._named.add(str(cam_id))
+        self._apply_mode(cam_id, mode)
+
+    def _apply_mode(self, cam_id: str, mode: str) -> None:
         cam = self._cam(cam_id)
         if mode == "freeze" and cam.mode != "freeze":
             cam.frozen = (cam.counter - 1) % self._cache.n  # the last frame served
@@ -468,8 +500,12 @@ class HttpCameraSim:
         return {k: c.mode for k, c in list(self._cams.items()) if c.mode != "normal"}
 
     def reset(self) -> None:
+        """Every camera back to normal (a scene file's modes are applied again)."""
         with self._cams_lock:
             self._cams.clear()
+            self._named.clear()
+        if self._scene is not None:
+            self._scene = SceneFile(self._scene.path, self._scene.recheck)
 
     # -- frames ------------------------------------------------------------
     def _next_jpeg(self, cam: _Cam, w: int, h: int) -> tuple[bytes, int]:
@@ -496,9 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--quality", type=int, default=80, help="JPEG quality")
+    ap.add_argument("--scenes", help="scene file (camsim.scenes): only its cameras exist, others get 404")
     args = ap.parse_args(argv)
     sim = HttpCameraSim(args.port, args.host, slow_delay=args.slow_delay, fps=args.fps,
-                        width=args.width, height=args.height, jpeg_quality=args.quality)
+                        width=args.width, height=args.height, jpeg_quality=args.quality,
+                        scenes=args.scenes)
     sim.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

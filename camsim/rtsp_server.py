@@ -34,6 +34,12 @@ What each mode does to the picture of that mount:
            the running shared media is torn down, so connected clients lose
            the stream.
 
+Recorder mode (``camsim/nvr.py``): the same server also answers an NVR's playback of any time
+range of channel c (= camera c), with the wall-clock time of each frame burned in
+(``camsim/timestamp.py``): ``/Streaming/tracks/<c>01?starttime=..&endtime=..`` (Hikvision),
+``/cam/playback?channel=<c>&starttime=..&endtime=..`` (Dahua) and ``/onvif/replay/<c>`` with
+``Range: clock=..`` in PLAY (ONVIF replay). ``--replay-speed`` paces it (0: as fast as it encodes).
+
 Use ``--port 0`` / ``--control-port 0`` for ephemeral ports. When serving,
 prints one line on stdout::
 
@@ -55,6 +61,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also under PYTHONSAFEPATH=1
 import timestamp  # noqa: E402 - camsim/timestamp.py, beside this script
+import nvr  # noqa: E402 - camsim/nvr.py: recorder mode (playback of a time range)
 
 MODES = ("normal", "dark", "freeze", "blur", "offline")
 
@@ -439,6 +446,8 @@ def main(argv=None):
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="exit when stdin reaches EOF (the parent holds a pipe; used by "
                          "camsim.control so that a crashed test leaves no server behind)")
+    ap.add_argument("--replay-speed", type=float, default=0,
+                    help="recorder playback pace: 0 = as fast as it encodes, N = N x real time")
     ap.add_argument("positional", nargs="*", type=int,
                     help="optional: PORT [N] (same as --port/--cams)")
     args = ap.parse_args(argv)
@@ -457,6 +466,9 @@ def main(argv=None):
     except OSError as exc:
         sys.stderr.write("ERROR: %s (port in use?)\n" % exc)
         return 2
+    # Recorder mode: playback of any time range per channel (camsim/nvr.py).
+    nvr.install(sim.server, sim.mounts, args.cams, args.width, args.height, args.fps, args.quantizer,
+                args.replay_speed, Gst, GstRtspServer, debug)
     control_port = args.control_port
     if control_port is None:
         control_port = sim.port + 1 if args.port else 0

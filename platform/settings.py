@@ -128,6 +128,9 @@ def from_env(env=None, instance_path: str | None = None) -> dict:
         "DEFAULT_LANG": env_str("CAMNET_LANG", "vi", env),
         # Map tiles (e.g. a tile server inside the district network); empty: no tiles, cameras on a plain map.
         "MAP_TILE_URL": env_str("MAP_TILE_URL", "", env),
+        # A raster PMTiles file served by camnet itself (monitoring rooms without internet); when set
+        # it is the map's base layer instead of MAP_TILE_URL.
+        "MAP_PMTILES_PATH": env_str("MAP_PMTILES_PATH", "", env),
         # Above this many cameras the overview map shows one marker per commune.
         "MAP_POINT_LIMIT": env_int("MAP_POINT_LIMIT", 2000, env),
         # The oversight API's figures may be this many seconds old (0: computed on every request);

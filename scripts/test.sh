@@ -16,4 +16,5 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 eval "$(bash scripts/services/up.sh)"
 mkdir -p test-artifacts
+export CAMNET_FAIL_ON_SKIP=1  # a missing simulator, browser or service fails the run (tests/conftest.py)
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

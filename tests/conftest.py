@@ -194,3 +194,14 @@ def http_sim():
     sim.start()
     yield sim
     sim.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """The test command (scripts/test.sh) installs and starts every service, simulator and browser
+    the suite needs, so there a skip means something is missing: it fails instead of passing silently."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CAMNET_FAIL_ON_SKIP") == "1" and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped where nothing may be skipped (CAMNET_FAIL_ON_SKIP=1): {report.longrepr}"

@@ -123,6 +123,8 @@ def test_repair_times_per_month(any_app, world, client_for):
     assert "<html" not in panel and "Thời gian sửa chữa camera" in panel and "9.5" in panel
     assert client_for("chairman_a").get(f"/alerts/repairs/{world.id('b')}").status_code == 404
     assert client_for("sponsor_a").get(f"/alerts/repairs/{a}").status_code == 403
+    page = client_for("chairman_a").get(f"/coverage?commune_id={a}").get_data(as_text=True)
+    assert "Thời gian sửa chữa camera" in page and "2026-11" in page  # on the chairman's own page
 
 
 def test_settings_refuse_bad_input_naming_the_field(any_app, world, client_for):

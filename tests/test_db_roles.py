@@ -214,7 +214,6 @@ def test_migrations_refuse_a_superuser_app_role(pg_app):
 def test_helm_gives_the_owner_url_to_the_migration_job_only():
     """The chart with two roles: the owner's URL sits in a Secret of its own (a hook made before the
     migration Job and deleted after it), read by the Job alone; web, worker and cronjobs never see it."""
-    pytest.importorskip("helm_python")
     from .test_helm import CHART, FULLNAME, _by_kind, _objects, _render, _schema_errors
 
     two_roles = {"secrets": {"secretKey": "x" * 40, "cameraSecretKey": "k" * 44,

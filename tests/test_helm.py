@@ -183,11 +183,14 @@ def test_rendered_chart_has_every_part_production_needs(rendered):
     migrate = full["Job"][f"{FULLNAME}-migrate"]
     assert migrate["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert migrate["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
-    assert set(full["CronJob"]) == {f"{FULLNAME}-retention", f"{FULLNAME}-orphans"}
+    assert set(full["CronJob"]) == {f"{FULLNAME}-retention", f"{FULLNAME}-orphans", f"{FULLNAME}-tlog"}
     sweeps = {name: job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
               for name, job in full["CronJob"].items()}
     assert sweeps == {f"{FULLNAME}-retention": ["retention", "sweep", "--skip-orphans"],
-                      f"{FULLNAME}-orphans": ["retention", "sweep", "--orphan-grace", "60"]}
+                      f"{FULLNAME}-orphans": ["retention", "sweep", "--orphan-grace", "60"],
+                      f"{FULLNAME}-tlog": ["tlog", "publish"]}
+    tlog = full["CronJob"][f"{FULLNAME}-tlog"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert [c["args"] for c in tlog["initContainers"]] == [["tlog", "checkpoint"]]
     assert set(full["Service"]) == {FULLNAME}
     assert set(full["Ingress"]) == {FULLNAME}
     assert set(full["ConfigMap"]) == {f"{FULLNAME}-config"}
@@ -204,7 +207,8 @@ def test_rendered_chart_has_every_part_production_needs(rendered):
     existing = _by_kind(_objects(rendered["existing-secret"]["templates"]))
     assert "Secret" not in existing and "Ingress" not in existing and "HorizontalPodAutoscaler" not in existing
     assert existing["Deployment"][f"{FULLNAME}-web"]["spec"]["replicas"] == 2
-    assert set(existing["Job"]) == {f"{FULLNAME}-migrate"} and set(existing["CronJob"]) == {f"{FULLNAME}-retention", f"{FULLNAME}-orphans"}
+    assert set(existing["Job"]) == {f"{FULLNAME}-migrate"} and set(existing["CronJob"]) == {f"{FULLNAME}-retention", f"{FULLNAME}-orphans",
+                                                                           f"{FULLNAME}-tlog"}
 
 
 def _pod_specs(kinds: dict) -> dict:
@@ -224,7 +228,7 @@ def test_rendered_objects_reference_each_other(rendered, value_set):
     named ports that exist, and ConfigMap/Secret references that resolve."""
     kinds = _by_kind(_objects(rendered[value_set]["templates"]))
     pods = _pod_specs(kinds)
-    assert len(pods) == 5  # web, worker, migrate, retention, orphans
+    assert len(pods) == 6  # web, worker, migrate, retention, orphans, tlog
     labels_of = {name: pod["metadata"]["labels"] for name, pod in pods.items()}
 
     def selected(selector):

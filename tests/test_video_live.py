@@ -305,7 +305,7 @@ def test_h265_is_recognised_from_the_init_segment(tmp_path):
         pytest.skip("ffmpeg has no libx265 encoder")
     data = out.read_bytes()
     init_end = 0
-    for kind in _boxes(data)[:2]:
+    for _kind in _boxes(data)[:2]:
         init_end += struct.unpack(">I", data[init_end:init_end + 4])[0]
     assert restream.codec_of(data[:init_end]) == "hevc"
 

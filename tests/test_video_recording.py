@@ -96,7 +96,7 @@ def test_continuous_recording_stores_hashed_contiguous_segments_in_s3(make_app, 
             assert (row.size, row.sha256) == (len(data), hashlib.sha256(data).hexdigest())
             assert row.object_key.startswith(f"{cam.commune_id}/{cam.id}/rec/")
             assert row.commune_id == cam.commune_id and row.worker
-        for before, after in zip(rows, rows[1:]):  # one run: segments meet exactly
+        for before, after in zip(rows, rows[1:], strict=False):  # one run: segments meet exactly
             assert abs((aware(after.started_at) - aware(before.ended_at)).total_seconds()) < 0.05
         path = tmp_path / "seg.mp4"
         path.write_bytes(store.get(rows[1].object_key))

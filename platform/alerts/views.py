@@ -153,3 +153,6 @@ def repairs(commune_id: int):
 def init_filters(app) -> None:
     app.jinja_env.filters["vn_time"] = vn_time
     app.jinja_env.globals["alerts_unread"] = services.unread_count
+    # The chairman's coverage page (dashboards, which may not import alerts) shows the repair times
+    # through this global: the page includes alerts/_repairs_panel.html when it is registered.
+    app.jinja_env.globals["alerts_repair_times"] = services.repair_times

@@ -1,11 +1,13 @@
-"""Demo funding drawn from the seed articles (idempotent): Viettel Construction sponsoring Ngũ Hiệp,
-household shares in Bến Sung (200+ households), budget lines in Hồ Xá's two phases."""
+"""Demo funding drawn from the seed articles (idempotent): Viettel Construction sponsoring Ngũ Hiệp
+(116 M of its 600 M paid left unallocated), household shares in Bến Sung (200+ households) and a
+running upkeep campaign in Núi Đối some households are late with, budget lines in Hồ Xá's two phases."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from ..clock import utc_now
 from ..extensions import db
 from ..streams.models import Camera
 from ..tenants.models import AdminUnit, User, Village
@@ -167,6 +169,33 @@ def _nui_doi(unit):
         _expense(unit, key, kind=kind, supplier=supplier, invoice_no=inv, amount=amount, paid_from="bank",
                  spent_on=day, phase_id=phase.id)
     _allocate(unit, budget, 250_000_000, phase=phase)
+    _nui_doi_upkeep(unit, phase)
+
+
+UPKEEP = "Đóng góp duy trì camera 6 tháng"
+
+
+def _nui_doi_upkeep(unit, phase):
+    """A campaign that fell due three weeks before the demo was loaded: most households paid,
+    some are overdue (the chairman's page has arrears to show)."""
+    campaign = db.session.execute(select(ShareCampaign).where(ShareCampaign.commune_id == unit.id,
+                                                              ShareCampaign.name == UPKEEP)).scalar_one_or_none()
+    if campaign is not None:
+        return
+    today = utc_now().date()
+    villages = list(db.session.execute(select(Village).where(Village.commune_id == unit.id).order_by(Village.name)).scalars())
+    households = [{"household_ref": f"ND-{vi + 1}-{n:03d}", "village_id": village.id,
+                   "head_name": f"Hộ {'ông' if n % 2 else 'bà'} {SURNAMES[(vi * 3 + n) % 12]} {GIVEN[(n * 7 + vi) % 12]}"}
+                  for vi, village in enumerate(villages) for n in range(1, 21)]  # 20 per tổ dân phố
+    campaign = receipts.create_campaign(unit.id, CampaignIn(name=UPKEEP, amount_per_household=60_000,
+                                                            due_date=today - timedelta(days=21), phase_id=phase.id,
+                                                            households=households))
+    for share in receipts.campaign_status(campaign.id)["arrears"]:
+        n = int(share["household_ref"].rsplit("-", 1)[1])
+        if n % 6 == 0:
+            continue  # 3 per tổ dân phố have not paid
+        _receipt(unit, f"up-{share['household_ref']}", amount=60_000, method="cash", share_id=share["id"],
+                 received_on=today - timedelta(days=25 + n))
 
 
 def load() -> dict:

@@ -281,6 +281,11 @@ def get_receipt(receipt_id: int) -> Receipt:
     return access.receipt_for_read(receipt_id)
 
 
+# The receipt's entry in the funding log (checkpoint, proof page, QR code): the transparency feature
+# registers fn(receipt, transaction) -> dict | None here (billing never imports it).
+RECEIPT_PROOFS: list = []
+
+
 def receipt_context(receipt: Receipt) -> dict:
     """What a printed receipt shows, with the transaction hash that anchors it in the chain."""
     from ..tenants.models import AdminUnit
@@ -289,4 +294,5 @@ def receipt_context(receipt: Receipt) -> dict:
     unit = db.session.get(AdminUnit, receipt.commune_id)
     if tx is None or unit is None:
         raise NotFoundError()
-    return {"receipt": receipt, "tx": tx, "commune": unit, "method": METHOD_LABELS[receipt.method]}
+    return {"receipt": receipt, "tx": tx, "commune": unit, "method": METHOD_LABELS[receipt.method],
+            "log_entry": next((e for proof in RECEIPT_PROOFS if (e := proof(receipt, tx))), None)}

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from sqlalchemy import bindparam, func, literal_column, or_, outerjoin, select
 
 from .. import csvsafe
+from ..clock import vn_now
 from ..errors import NotFoundError
 from ..extensions import db
 from ..streams.models import Camera, CameraUptimeDay
@@ -24,8 +25,8 @@ from ..tenants.idsets import any_of, dialect_name, ids_value
 from ..tenants.models import AdminUnit, Village
 from . import ledger
 from .labels import KIND_LABELS
-from .models import (EXPENSE_KINDS, Account, Allocation, FundingPhase, HouseholdShare, Pledge, Receipt,
-                     ShareCampaign, Sponsor)
+from .models import (EXPENSE_KINDS, Account, Allocation, FundingPhase, HouseholdShare, JournalTransaction,
+                     Pledge, Receipt, ShareCampaign, Sponsor)
 from .pdf import chairman_pdf, sponsor_pdf
 
 # Cases that cameras helped with (counts only): the incidents finder, registered by the dashboards
@@ -69,6 +70,15 @@ def _uptime_since() -> date:
 def uptime(ok, checks) -> float | None:
     """Good checks over checks, to four places; None before the first check."""
     return round(int(ok or 0) / int(checks), 4) if checks else None
+
+
+def report_period(first) -> dict:
+    """The period a report covers: from its first entry (a date or ISO text; none yet: today) to
+    today, both Vietnamese calendar days (ISO text), and the day it was made."""
+    today = vn_now().date()
+    start = date.fromisoformat(str(first)[:10]) if first else today
+    return {"period_from": min(start, today).isoformat(), "period_to": today.isoformat(),
+            "generated_on": today.isoformat()}
 
 
 def _account_balances(commune_id: int):
@@ -118,7 +128,10 @@ def chairman_summary(commune_id: int) -> dict:
     by_village = _shares_by_village(unit.id, collected_by_village)
     raised = sum(b["raised"] for b in per_phase.values())
     seq, head_hash = ledger.head(unit.id)
+    first = db.session.execute(select(func.min(JournalTransaction.occurred_on))
+                               .where(JournalTransaction.commune_id == unit.id)).scalar()
     return {
+        **report_period(first),
         "commune": {"id": unit.id, "name": unit.name, "code": unit.code},
         "target": sum(p.target for p in phases),
         "raised": raised,
@@ -245,6 +258,7 @@ def sponsor_summary(sponsor_id: int) -> dict:
     for a in allocations:
         a["camera_code"] = codes.get(a["camera_id"])
     receipts = _rows(header.receipts, "received_on", "id")
+    cases = incidents_for_cameras(list(codes))
     return {
         "sponsor": {"id": header.id, "name": header.name, "kind": header.kind, "commune_id": header.commune_id,
                     "commune": header.commune},
@@ -260,10 +274,13 @@ def sponsor_summary(sponsor_id: int) -> dict:
         "allocations": allocations,
         "cameras": [{"id": c["id"], "code": c["code"], "name": c["name"], "status": c["status"],
                      "uptime_30d": uptime(*c["checks"])} for c in cams],
-        "incidents": incidents_for_cameras(list(codes)),
+        # the page and the PDF both count the cases from here: per category, and the one total
+        "incidents": cases,
+        "incidents_total": sum(int(c["count"]) for c in cases),
+        "incidents_clarified": sum(int(c["clarified_by_camera"]) for c in cases),
         "head_seq": header.head_seq,
         "head_hash": header.head_hash,
-        "generated_on": date.today().isoformat(),
+        **report_period(min((str(r["received_on"]) for r in receipts), default=None)),
     }
 
 

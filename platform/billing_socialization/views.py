@@ -18,7 +18,7 @@ from ..tenants.access import get_commune, get_scoped, may, require_any, require_
 from ..tenants.idsets import member_of
 from ..tenants.models import AdminUnit, Village
 from ..tenants.scope import current_scope, system_scope
-from . import access, funders, receipts, reports, spending
+from . import access, funders, ledger, receipts, reports, spending
 from .api import public_commune
 from .labels import KIND_LABELS, SPONSOR_KIND_LABELS
 from .models import EXPENSE_KINDS, SPONSOR_KINDS, ShareCampaign
@@ -160,8 +160,12 @@ def commune_page(unit_id: int):
             flash(exc.message, "error")
         return redirect(url_for("funding.commune_page", unit_id=unit.id))
     summary = reports.chairman_summary(unit.id)
+    chain = None
+    if request.args.get("check") == "chain":  # the hash chain checked, told as a sentence
+        chain = ledger.verify(unit.id)
+        chain["cache_differences"] = ledger.check_balances(unit.id)
     return render_template(
-        "billing/commune.html", unit=unit, s=summary, sponsors=funders.list_sponsors(unit.id),
+        "billing/commune.html", unit=unit, s=summary, chain=chain, sponsors=funders.list_sponsors(unit.id),
         phases=funders.list_phases(unit.id), receipts=receipts.list_receipts(unit.id, 50),
         expenses=spending.list_expenses(unit.id, 50), campaigns=receipts.list_campaigns(unit.id),
         can_manage=may(access.MANAGE, unit.id), new_key=uuid.uuid4().hex,

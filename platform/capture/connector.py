@@ -239,6 +239,17 @@ _METHOD = re.compile(rb"^[A-Z_]+$")
 MAX_HEAD = 65536
 
 
+def _pass_interleaved(buf: bytearray, out: bytearray) -> bool:
+    """Move the interleaved frame ("$", channel, 16-bit length) at the start of ``buf`` to ``out``;
+    False while it is incomplete."""
+    if len(buf) < 4 or len(buf) < 4 + int.from_bytes(buf[2:4], "big"):
+        return False
+    size = 4 + int.from_bytes(buf[2:4], "big")
+    out += buf[:size]
+    del buf[:size]
+    return True
+
+
 class RtspRelay:
     """A loopback port that relays RTSP (interleaved over TCP) to one checked camera address.
 
@@ -250,10 +261,14 @@ class RtspRelay:
     the local client.
     """
 
-    def __init__(self, target: Plan, timeout: float = 10.0):
+    def __init__(self, target: Plan, timeout: float = 10.0, rewrite_request=None):
+        """``rewrite_request(head: bytes) -> bytes``, when given, sees the head of each request the
+        local client sends (start line and headers, no body) and returns the head to send to the
+        camera: what ONVIF replay needs (``Range: clock=...`` in PLAY) and ffmpeg cannot say."""
         if not isinstance(target, Plan) or target.scheme not in ("rtsp", "rtsps"):
             raise CameraError("not_allowed", "not an RTSP plan")
         self.target, self.timeout = target, timeout
+        self.rewrite_request = rewrite_request
         self._socket, self._select, start, self._ssl_context = _native()
         self.refused: str | None = None
         self.contacted = False
@@ -328,7 +343,7 @@ class RtspRelay:
             log.info("rtsp camera %s: %s", self.target.ip_netloc, str(exc)[:300])
             self.refused = "timeout" if isinstance(exc, TimeoutError) else "connect"
             return
-        buf = bytearray()
+        buf, sent = bytearray(), bytearray()
         try:
             while not self._closed:
                 pending = getattr(upstream, "pending", lambda: 0)()
@@ -337,7 +352,13 @@ class RtspRelay:
                     data = client.recv(65536)
                     if not data:
                         return
-                    upstream.sendall(data)
+                    if self.rewrite_request is not None:
+                        sent += data
+                        data = self._requests(sent)
+                        if data is None:
+                            return
+                    if data:
+                        upstream.sendall(data)
                 if upstream in ready:
                     data = upstream.recv(65536)
                     if not data:
@@ -359,13 +380,8 @@ class RtspRelay:
         out = bytearray()
         while buf:
             if buf[0] == 0x24:  # "$": an interleaved RTP/RTCP packet
-                if len(buf) < 4:
+                if not _pass_interleaved(buf, out):
                     break
-                size = 4 + int.from_bytes(buf[2:4], "big")
-                if len(buf) < size:
-                    break
-                out += buf[:size]
-                del buf[:size]
                 continue
             end = buf.find(b"\r\n\r\n")
             if end < 0:
@@ -394,6 +410,29 @@ class RtspRelay:
             if len(buf) < size:
                 break
             out += buf[:size]
+            del buf[:size]
+        return bytes(out)
+
+    def _requests(self, buf: bytearray) -> bytes | None:
+        """The complete messages at the start of what the client sent (removed from ``buf``), each
+        request's head passed through ``rewrite_request``; None ends the session."""
+        out = bytearray()
+        while buf:
+            if buf[0] == 0x24:  # "$": interleaved RTCP of the client
+                if not _pass_interleaved(buf, out):
+                    break
+                continue
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > MAX_HEAD:
+                    return self._refuse("failed", "oversized RTSP request")
+                break
+            head = bytes(buf[:end + 4])
+            match = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+            size = end + 4 + (int(match.group(1)) if match else 0)
+            if len(buf) < size:
+                break
+            out += self.rewrite_request(head) + bytes(buf[end + 4:size])
             del buf[:size]
         return bytes(out)
 

@@ -12,6 +12,9 @@ import sys
 from camsim.control import RtspSimError, start_rtsp_sim
 
 log = logging.getLogger("camnet.worker")
+# The built-in HTTP cameras know only the cameras of this file in the instance folder (the demo
+# writes it, camsim.scenes): any other camera name is answered with 404, not a picture.
+SCENE_FILE = "camsim-scenes.json"
 
 
 def _camnet_command() -> list[str]:
@@ -34,7 +37,8 @@ def start_embedded(app) -> list:
 
     started: list = []
     if free(8090):
-        started.append(subprocess.Popen([sys.executable, "-m", "camsim.http_camera", "--port", "8090"],
+        started.append(subprocess.Popen([sys.executable, "-m", "camsim.http_camera", "--port", "8090", "--scenes",
+                                         os.path.join(app.config["INSTANCE_DIR"], SCENE_FILE)],
                                         env=env, stdout=subprocess.DEVNULL))
     if free(8554):
         try:

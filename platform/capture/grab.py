@@ -21,6 +21,12 @@ log = logging.getLogger("camnet.capture")
 # Read by OpenCV's FFmpeg backend at each open: 0.32 s instead of 2 s for one 720p frame.
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS",
                       "rtsp_transport;tcp|analyzeduration;100000|probesize;100000")
+# Without this OpenCV holds one process-wide lock for the whole of every open (the RTSP handshake
+# and the wait for a key frame, ~0.3 s; up to the open timeout on a stalled camera), so the
+# thread pool opened one camera at a time: ~4 RTSP snapshots/s at most per worker, and one
+# stalled camera stopped every other RTSP capture for 8 s. The FFmpeg OpenCV ships (>= 5) opens
+# inputs and codecs thread-safely; OpenCV then takes no lock.
+os.environ.setdefault("OPENCV_FFMPEG_IS_THREAD_SAFE", "1")
 
 MAX_JPEG_BYTES = 8 * 1024 * 1024
 

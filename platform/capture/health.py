@@ -18,6 +18,9 @@ from ..settings import numbers_from_config
 from ..streams.models import FaultTicket
 
 RECOVERED_NOTE = "tự phục hồi / recovered"
+# A day (so far) under ``uptime_min`` good checks opens this ticket (``uptime.add_checks``); a
+# good frame does not close it: a camera that keeps dropping out needs a visit even between drops.
+LOW_UPTIME = "low_uptime"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class HealthSettings:
     freeze_diff_max: float = 0.5     # ... mean absolute difference (0-255) of 64x36 copies
     moved_corr_min: float = 0.7      # moved: correlation with the reference view below this ...
     moved_stable_min: float = 0.9    # ... in two captures in a row that show the same new view
+    uptime_min: float = 0.5          # low uptime: a day's good checks below this share ...
+    uptime_min_checks: int = 60      # ... once the day has at least this many checks
 
     @classmethod
     def from_config(cls, config=None) -> "HealthSettings":
@@ -89,7 +94,10 @@ def judge(small, sha256: str, state: CameraHealthState, cfg: HealthSettings) -> 
     if lap < cfg.blur_laplacian_min:
         return "blur", detail
     need = max(1, cfg.freeze_frames - 1)
-    if len(previous) >= need:
+    pending = []  # rules that need more frames to decide (after a worker restart, say)
+    if len(previous) < need:
+        pending.append("frozen")
+    else:
         diffs = [0.0 if s == sha256 else float(np.abs(tiny - p).mean())
                  for p, s in zip(previous[-need:], previous_sha[-need:], strict=True)]
         detail["frame_diff"] = round(max(diffs), 3)
@@ -103,11 +111,15 @@ def judge(small, sha256: str, state: CameraHealthState, cfg: HealthSettings) -> 
             # A knocked camera shows a *steady* new view; passing traffic, light or a busy
             # scene does not look the same twice. So it takes two captures that agree.
             state.other_view = view
-            if other_view is not None:
+            if other_view is None:
+                pending.append("moved")
+            else:
                 steady = correlation(view, other_view)
                 detail["new_view_corr"] = round(steady, 3)
                 if steady >= cfg.moved_stable_min:
                     return "moved", detail
+    if pending:
+        detail["pending"] = pending
     return "ok", detail
 
 
@@ -162,8 +174,14 @@ def status_for(rule: str) -> str:
 
 def apply_transition(session, camera, rule: str, detail: dict | None, now: datetime,
                      snapshot_id=None, evidence_key=None) -> None:
-    """Record a capture's verdict on the camera; open or close fault tickets on a change."""
+    """Record a capture's verdict on the camera; open or close fault tickets on a change.
+
+    An "ok" that could not yet rule out the camera's current fault (a frozen or moved camera
+    needs several frames, which a restarted worker does not have) keeps that fault and its ticket.
+    """
     previous = camera.health or "unknown"
+    if rule == "ok" and previous in (detail or {}).get("pending", ()):
+        rule = previous
     if camera.status in ("active", "offline", "faulty"):
         camera.status = status_for(rule)
     camera.health = rule
@@ -174,7 +192,8 @@ def apply_transition(session, camera, rule: str, detail: dict | None, now: datet
     if previous not in ("unknown", "ok"):
         note = RECOVERED_NOTE if rule == "ok" else f"chuyển sang {rule} / changed to {rule}"
         open_tickets = session.execute(select(FaultTicket).where(
-            FaultTicket.camera_id == camera.id, FaultTicket.status == "open")).scalars()
+            FaultTicket.camera_id == camera.id, FaultTicket.status == "open",
+            FaultTicket.rule != LOW_UPTIME)).scalars()
         for ticket in open_tickets:
             ticket.status = "closed"
             ticket.closed_at = now

@@ -10,9 +10,11 @@ def init_app(app) -> None:
     from ..extensions import csrf
     from ..incidents.services import incidents_for_cameras
     from .api import bp as api_bp
+    from .map import bp as map_bp
     from .views import bp as views_bp
 
     reports.add_camera_cases(incidents_for_cameras)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(views_bp)
+    app.register_blueprint(map_bp)  # the offline base map (MAP_PMTILES_PATH)

@@ -12,7 +12,7 @@ from ..clock import VN_ZONE_NAME, month_start, months_back, to_vn, utc_now, vn_n
 from ..extensions import db
 from ..incidents.models import Incident
 from ..billing_socialization import reports
-from ..incidents.services import incidents_for_cameras, list_categories
+from ..incidents.services import list_categories
 from ..streams.models import Camera, CameraUptimeDay, FaultTicket
 from ..tenants import access
 from ..tenants.idsets import member_of
@@ -240,7 +240,8 @@ def sponsor_data() -> dict:
     sponsor_id = getattr(current_user, "sponsor_id", None)
     summary = funding_report(reports.sponsor_summary, sponsor_id) if sponsor_id else None
     cameras = (summary or {}).get("cameras") or []
-    helped = incidents_for_cameras([c["id"] for c in cameras]) if cameras else []
+    # one source for the cases: the summary the PDF prints too (it once counted categories, 2, for 4 cases)
     return {"available": summary is not None, "sponsor_id": sponsor_id, "summary": summary,
-            "cameras": cameras, "helped": helped, "helped_total": sum(h["count"] for h in helped),
-            "helped_clarified": sum(h["clarified_by_camera"] for h in helped)}
+            "cameras": cameras, "helped": (summary or {}).get("incidents") or [],
+            "helped_total": (summary or {}).get("incidents_total") or 0,
+            "helped_clarified": (summary or {}).get("incidents_clarified") or 0}

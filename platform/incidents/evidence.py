@@ -29,6 +29,14 @@ SIGNATURE = "manifest.sig"
 CUSTODY = "custody.json"
 FORMAT = "camnet-evidence/1"
 KEY_URL = "/.well-known/camnet-evidence-key"
+TLOG = "transparency.json"  # the package's entry in the commune's evidence log: checkpoint and proof
+
+# The transparency feature (above incidents) registers here (incidents never imports it):
+# SEALS: (export, manifest bytes, signature) -> {member name: bytes} written into the package, after
+# the manifest is signed and before the archive is closed; LOG_CHECKS: (export record or None,
+# export id, manifest bytes, signature, the package's transparency.json or None) -> (state, problems).
+SEALS: list = []
+LOG_CHECKS: list = []
 
 
 def start_export(incident_id: int, reason: str | None) -> EvidenceExport:
@@ -139,12 +147,15 @@ def build_export(export_id: int) -> None:
                 zf.writestr(MANIFEST, manifest_bytes)
                 zf.writestr(SIGNATURE, json.dumps({"alg": "Ed25519", "key_id": signing.key_id(),
                                                    "signed": MANIFEST, "signature": signature}, indent=1))
+                export.manifest_sha256, export.signature = _sha(manifest_bytes), signature
+                export.signing_key_id = signing.key_id()
+                for seal in SEALS:
+                    for member, blob in seal(export, manifest_bytes, signature).items():
+                        zf.writestr(member, blob)
             data = buf.getvalue()
             key = f"{incident.commune_id}/exports/{incident.id}/export-{export.id}.zip"
             store.put(key, data, "application/zip")
             export.object_key, export.size, export.sha256 = key, len(data), _sha(data)
-            export.manifest_sha256, export.signature = _sha(manifest_bytes), signature
-            export.signing_key_id = signing.key_id()
             export.recorded_files = [{k: f.get(k) for k in ("name", "kind", "id", "sha256", "size")}
                                      for f in files]
             export.status, export.finished_at = "ready", utc_now()
@@ -211,14 +222,33 @@ def _recorded_export(export_id) -> EvidenceExport | None:
     return export if export is not None and export.status == "ready" else None
 
 
-def verify_archive(data: bytes) -> dict:
-    """Check a package three ways: every file against its manifest (present, same size, same SHA-256,
-    nothing extra); the manifest's Ed25519 signature by the platform; and every file and the manifest
-    against what the platform recorded when it built the export. A package that does not match the
-    record is "không khớp hồ sơ" even when it agrees with itself.
+def _check_log(zf: zipfile.ZipFile, by_name: dict, export, export_id, manifest_bytes: bytes) -> tuple[str, list]:
+    """("match" | "mismatch" | "unlogged" | "unknown", problems) from the registered log checks."""
+    entry, signature = None, None
+    try:
+        entry = zf.read(by_name[TLOG]) if TLOG in by_name else None
+        sig = json.loads(zf.read(by_name[SIGNATURE])) if SIGNATURE in by_name else None
+        signature = sig.get("signature") if isinstance(sig, dict) else None
+    except (ValueError, zipfile.BadZipFile, OSError):
+        pass  # a damaged signature file is reported by the signature check; the log check goes on
+    state, problems = "unlogged", []
+    for check in LOG_CHECKS:
+        state, found = check(export, export_id, manifest_bytes, signature, entry)
+        problems.extend(found)
+    return state, problems
 
-    Returns ``{"ok", "verdict", "signature", "record", "files": [...], "problems": [...], ...}``."""
-    out = {"ok": False, "verdict": MISMATCH, "signature": "missing", "record": "unknown", "format": None,
+
+def verify_archive(data: bytes) -> dict:
+    """Check a package four ways: every file against its manifest (present, same size, same SHA-256,
+    nothing extra); the manifest's Ed25519 signature by the platform; and every file and the manifest
+    against what the platform recorded when it built the export; and the manifest's hash and signature
+    against the export's entry in the commune's transparency log (the inclusion proof and signed
+    checkpoint the package carries, and the platform's stored log). A package that does not match the
+    record or its log entry is "không khớp hồ sơ" even when it agrees with itself.
+
+    Returns ``{"ok", "verdict", "signature", "record", "log", "files": [...], "problems": [...], ...}``."""
+    out = {"ok": False, "verdict": MISMATCH, "signature": "missing", "record": "unknown", "log": "unknown",
+           "format": None,
            "export_id": None, "incident_id": None, "key_id": signing.key_id(), "files": [], "problems": []}
     problems: list[str] = out["problems"]
     try:
@@ -247,7 +277,7 @@ def verify_archive(data: bytes) -> dict:
                    incident_id=(manifest.get("incident") or {}).get("id")
                    if isinstance(manifest.get("incident"), dict) else None)
         try:
-            digests = {n: _member_digest(zf, i) for n, i in by_name.items() if n not in (MANIFEST, SIGNATURE)}
+            digests = {n: _member_digest(zf, i) for n, i in by_name.items() if n not in (MANIFEST, SIGNATURE, TLOG)}
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             problems.append(f"gói hỏng, không đọc được / the archive is damaged: {exc}")
             return out
@@ -271,9 +301,9 @@ def verify_archive(data: bytes) -> dict:
             sha, size = digests[name]
             files[name].update(sha256=sha, size=size)
             if size != entry.get("size"):
-                note(name, "dung lượng khác manifest / size differs from the manifest")
+                note(name, "dung lượng khác bảng kê / size differs from the manifest")
             if sha != entry.get("sha256"):
-                note(name, "SHA-256 khác manifest / sha256 differs from the manifest")
+                note(name, "mã SHA-256 khác bảng kê / sha256 differs from the manifest")
         for name in sorted(set(digests) - listed_names):
             sha, size = digests[name]
             files[name] = {"name": name, "ok": True, "problem": None, "sha256": sha, "size": size}
@@ -315,12 +345,16 @@ def verify_archive(data: bytes) -> dict:
             for name in sorted(set(digests) - set(recorded)):
                 note(name, "không có trong hồ sơ / not in the record")
             out["record"] = "match" if len(problems) == before else "mismatch"
+        # 4. the package against its entry in the commune's evidence log (transparency.json: checkpoint, proof)
+        out["log"], log_problems = _check_log(zf, by_name, export, out["export_id"], manifest_bytes)
+        problems.extend(log_problems)
         if export is not None and out["signature"] == "missing" and export.signature is None \
                 and out["record"] == "match":
             problems.pop(problems.index(next(p for p in problems if p.startswith(SIGNATURE))))
             out["signature"] = "unsigned"  # exported before signing: the record alone vouches for it
     out["files"] = sorted(files.values(), key=lambda f: f["name"])
-    out["ok"] = not problems and out["record"] == "match" and out["signature"] in ("valid", "unsigned")
+    out["ok"] = (not problems and out["record"] == "match" and out["signature"] in ("valid", "unsigned")
+                 and out["log"] in ("match", "unlogged"))
     out["verdict"] = MATCH if out["ok"] else MISMATCH
     return out
 

@@ -184,6 +184,7 @@ class ArchiveCheckOut(Out):
     verdict: str
     signature: str
     record: str
+    log: str = Field("unlogged", description="match | mismatch | unlogged: the package against its transparency log entry")
     format: str | None
     export_id: int | None
     incident_id: int | None

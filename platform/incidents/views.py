@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from .. import labels
 from ..errors import DomainError, ValidationFailed, pydantic_errors
 from ..extensions import db
 from ..i18n import t
@@ -15,9 +16,28 @@ from ..streams.models import Camera, Clip, Snapshot
 from ..tenants.access import communes_for, may, require
 from ..tenants.models import AdminUnit, Village
 from . import evidence, services, signing
+from .models import EvidenceExport, Incident
 from .schemas import CategoryIn, CategoryUpdate, EvidenceIn, ExportOut, IncidentIn, IncidentQuery, IncidentUpdate
 
 bp = Blueprint("incidents", __name__)
+
+
+def _describe_incidents(ids) -> dict[int, str]:
+    return {i.id: f"{t('Vụ việc', 'Incident')} {i.reference}"
+            for i in db.session.execute(select(Incident).where(Incident.id.in_(ids))).scalars()}
+
+
+def _describe_exports(ids) -> dict[int, str]:
+    rows = db.session.execute(select(EvidenceExport.id, EvidenceExport.incident_id)
+                              .where(EvidenceExport.id.in_(ids))).all()
+    cases = _describe_incidents({r[1] for r in rows})
+    return {i: f"{t('Gói chứng cứ của', 'Evidence package of')} {cases.get(inc, '–')}" for i, inc in rows}
+
+
+@bp.record_once
+def _describe_audited_objects(state) -> None:
+    labels.register_describer(state.app, "incident", _describe_incidents)
+    labels.register_describer(state.app, "evidence_export", _describe_exports)
 
 
 def _form_data(skip=("csrf_token", "action")) -> dict:
@@ -91,20 +111,29 @@ def incident_new():
 # ---- one incident ------------------------------------------------------------------------
 
 def _candidates(incident):
-    """Recent snapshots and ready clips of the involved cameras (or the commune's) to attach."""
+    """Snapshots and ready clips of the involved cameras (or the commune's) nearest the incident's
+    time (15 before, 15 after, in time order), to attach; and the cameras' names."""
     cam_ids = [c.camera_id for c in incident.cameras]
     cams = Camera.id.in_(cam_ids) if cam_ids else Camera.commune_id == incident.commune_id
     camera_ids = select(Camera.id).where(cams)
     attached_s = {e.snapshot_id for e in incident.evidence if e.kind == "snapshot"}
     attached_c = {e.clip_id for e in incident.evidence if e.kind == "clip"}
-    snaps = [s for s in db.session.execute(
-        select(Snapshot).where(Snapshot.commune_id == incident.commune_id, Snapshot.camera_id.in_(camera_ids))
-        .order_by(Snapshot.taken_at.desc()).limit(30)).scalars() if s.id not in attached_s]
-    clips = [c for c in db.session.execute(
-        select(Clip).where(Clip.commune_id == incident.commune_id, Clip.camera_id.in_(camera_ids),
-                           Clip.status == "ready")
-        .order_by(Clip.started_at.desc()).limit(30)).scalars() if c.id not in attached_c]
+
+    def nearest(model, at, *where):
+        base = select(model).where(model.commune_id == incident.commune_id, model.camera_id.in_(camera_ids), *where)
+        when = incident.occurred_at
+        rows = list(db.session.execute(base.where(at <= when).order_by(at.desc()).limit(15)).scalars())
+        rows += list(db.session.execute(base.where(at > when).order_by(at).limit(15)).scalars())
+        return sorted(rows, key=lambda r: getattr(r, at.key))
+
+    snaps = [s for s in nearest(Snapshot, Snapshot.taken_at) if s.id not in attached_s]
+    clips = [c for c in nearest(Clip, Clip.started_at, Clip.status == "ready") if c.id not in attached_c]
     return snaps, clips
+
+
+def _camera_names(ids) -> dict[int, str]:
+    ids = set(ids)
+    return dict(db.session.execute(select(Camera.id, Camera.name).where(Camera.id.in_(ids))).all()) if ids else {}
 
 
 @bp.route("/incidents/<int:incident_id>", methods=["GET", "POST"])
@@ -143,8 +172,13 @@ def incident_detail(incident_id: int):
     villages = list(db.session.execute(select(Village).where(Village.commune_id == incident.commune_id)
                                        .order_by(Village.name)).scalars()) if can_manage else []
     custody = evidence.custody_log(incident) if can_media else []
+    objects = labels.describe_objects(current_app, [tuple(r["object"].split(":", 1)) for r in custody])
+    for r in custody:
+        r["object_words"] = objects.get(tuple(r["object"].split(":", 1)), "")
+    cam_names = _camera_names([x.camera_id for x in (*snaps, *clips)]
+                              + [(e.snapshot or e.clip).camera_id for e in incident.evidence if e.snapshot or e.clip])
     return render_template("incidents/detail.html", i=incident, can_manage=can_manage, can_media=can_media,
-                           snaps=snaps, clips=clips, villages=villages, custody=custody,
+                           snaps=snaps, clips=clips, villages=villages, custody=custody, cam_names=cam_names,
                            categories=services.list_categories(active_only=True),
                            commune_name=_names([incident.commune_id]).get(incident.commune_id, ""))
 

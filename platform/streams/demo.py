@@ -1,4 +1,6 @@
-"""Demo cameras with the seed articles' counts, plausible places and a few faults for the technician."""
+"""Demo cameras with the seed articles' counts, plausible places and trouble to show: cameras
+offline, dark, covered, blurred, frozen or moved, with open fault tickets of different ages (the
+built-in simulator shows each of them that way: ``capture.demo`` writes its scene file)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +12,7 @@ from sqlalchemy import select
 
 from ..clock import utc_now
 from ..extensions import db
-from ..tenants.models import AdminUnit, Village
+from ..tenants.models import AdminUnit, CommuneBoundary, Village
 from ..tenants.scope import system_scope
 from .models import Camera, CameraConsent, CameraUptimeDay, FaultTicket, Snapshot
 
@@ -41,8 +43,18 @@ SHARED = {
     "BENSUNG": [(57, "household", "Hộ ông Lê Văn Đức", "live"),
                 (58, "business", "Quán cà phê Hải Vân", "on_request")],
 }
-# commune -> [(camera number, rule)]: cameras shown faulty with an open ticket
-FAULTY = {"NUIDOI": [(3, "dark"), (7, "unreachable")], "NGUHIEP": [(12, "blur")], "HOXA": [(30, "frozen")]}
+# commune -> [(camera number, rule, hours since it broke)]: cameras in trouble, each with an open
+# ticket that old; "unreachable" cameras are offline, the others faulty (capture.health.status_for)
+FAULTY = {"NUIDOI": [(3, "dark", 26), (5, "moved", 75), (7, "unreachable", 2), (9, "covered", 220)],
+          "NGUHIEP": [(12, "blur", 120), (40, "unreachable", 50)],
+          "HOXA": [(30, "frozen", 20)],
+          "BENSUNG": [(21, "covered", 290)],
+          "HAIDONG": [(8, "unreachable", 8)]}
+# commune -> camera numbers whose address was mistyped: the simulator answers it with 404
+MISTYPED = {"HAIDONG": [8]}
+# commune -> [(camera number, days ago)]: a camera that kept dropping out that day (5-10 % uptime)
+# and works again; the low-uptime rule gives it a ticket (capture.demo)
+FLAKY = {"HOXA": [(12, 4)], "NGUHIEP": [(33, 6)]}
 RTSP_CAMERAS = {"NUIDOI": [1, 2], "HOXA": [1, 2]}
 
 
@@ -64,25 +76,31 @@ def _name(i: int, rng: random.Random, roads, highway, villages) -> tuple[str, st
     return f"Ngã ba {short}", road
 
 
-def _dark_jpeg() -> bytes:
+# the simulator mode that shows each rule (camsim.http_camera.HTTP_MODES)
+SIM_MODES = {"dark": "dark", "covered": "covered", "blur": "blur", "frozen": "freeze", "moved": "moved",
+             "unreachable": "offline"}
+
+
+def _sim_jpeg(code: str, rule: str) -> bytes:
+    """The picture the built-in simulator shows for this camera in this trouble."""
     import cv2
-    import numpy as np
 
-    img = np.full((180, 320), 3, np.uint8)
-    cv2.putText(img, "camnet", (10, 170), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 12, 1)
-    return cv2.imencode(".jpg", img)[1].tobytes()
+    from camsim.http_camera import look_of, render_frame
+
+    mode = "normal" if rule == "frozen" else SIM_MODES[rule]
+    return cv2.imencode(".jpg", render_frame(look_of(code), 640, 360, 0, mode))[1].tobytes()
 
 
-def _evidence(cam: Camera, rule: str) -> Snapshot | None:
+def _evidence(cam: Camera, rule: str, taken) -> Snapshot | None:
     if rule == "unreachable":
         return None
-    data = _dark_jpeg()
-    taken = utc_now().replace(microsecond=0) - timedelta(hours=2)
+    data = _sim_jpeg(cam.code, rule)
+    taken = taken.replace(microsecond=0)
     key = f"{cam.commune_id}/{cam.id}/{taken:%Y/%m/%d/%H%M%S}.jpg"
     current_app.extensions["camnet.storage"].put(key, data, "image/jpeg")
     snap = Snapshot(camera_id=cam.id, commune_id=cam.commune_id, taken_at=taken,
                     slot=int(taken.timestamp()) // cam.capture_interval, object_key=key, size=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(), width=320, height=180, worker="demo", health=rule)
+                    sha256=hashlib.sha256(data).hexdigest(), width=640, height=360, worker="demo", health=rule)
     db.session.add(snap)
     db.session.flush()
     return snap
@@ -94,9 +112,11 @@ def _commune_cameras(commune: AdminUnit, plan) -> int:
                                        .order_by(Village.id)).scalars())
     have = set(db.session.execute(select(Camera.code).where(Camera.commune_id == commune.id)).scalars())
     shared = {n: rest for n, *rest in SHARED.get(commune.code, [])}
-    faulty = dict(FAULTY.get(commune.code, []))
+    faulty = {n: (rule, hours) for n, rule, hours in FAULTY.get(commune.code, [])}
+    mistyped = MISTYPED.get(commune.code, [])
     rtsp = RTSP_CAMERAS.get(commune.code, [])
     rng = random.Random(commune.code)
+    now = utc_now()
     added, n = 0, 0
     for phase, count, year in phases:
         for _ in range(count):
@@ -106,7 +126,7 @@ def _commune_cameras(commune: AdminUnit, plan) -> int:
             code = f"{commune.code}-{n:03d}"
             if code in have:
                 continue
-            base = SIM_HTTP.format(code=code)
+            base = SIM_HTTP.format(code=code[:-3] + code[-2:] if n in mistyped else code)
             cam = Camera(commune_id=commune.id, code=code, name=name, road=road,
                          village_id=villages[n % len(villages)].id if villages else None,
                          latitude=round(lat, 6), longitude=round(lon, 6), direction=rng.choice(DIRECTIONS),
@@ -126,9 +146,12 @@ def _commune_cameras(commune: AdminUnit, plan) -> int:
                                              granted_by=shared[n][1], since=date(year, 6, 1),
                                              document_ref=f"BB-{commune.code}-{n:03d}"))
             if n in faulty:
-                cam.status, cam.health = "faulty", faulty[n]
-                snap = _evidence(cam, faulty[n])
-                db.session.add(FaultTicket(camera_id=cam.id, commune_id=commune.id, rule=faulty[n],
+                rule, hours = faulty[n]
+                since = now - timedelta(hours=hours)
+                cam.status = "offline" if rule == "unreachable" else "faulty"
+                cam.health, cam.last_ok_at = rule, since - timedelta(minutes=1)
+                snap = _evidence(cam, rule, since)
+                db.session.add(FaultTicket(camera_id=cam.id, commune_id=commune.id, rule=rule, opened_at=since,
                                            evidence_snapshot_id=snap.id if snap else None,
                                            evidence_key=snap.object_key if snap else None,
                                            detail={"source": "demo"}))
@@ -137,22 +160,52 @@ def _commune_cameras(commune: AdminUnit, plan) -> int:
 
 
 def _uptime_history(commune_ids: list[int], days: int = 30) -> None:
-    """A month of daily checks before today, so the uptime charts tell a story on first run."""
+    """A month of daily checks before today, so the uptime charts tell a story on first run: a
+    camera in trouble has (almost) no good checks since its ticket opened, a flaky one a bad day."""
     rng = random.Random(2026)
-    today = date.today()
-    cams = db.session.execute(select(Camera.id, Camera.commune_id, Camera.status).where(
+    today = utc_now().date()
+    cams = db.session.execute(select(Camera.id, Camera.commune_id, Camera.code).where(
         Camera.commune_id.in_(commune_ids))).all()
     have = set(db.session.execute(select(CameraUptimeDay.camera_id).where(
         CameraUptimeDay.commune_id.in_(commune_ids), CameraUptimeDay.day < today)).scalars())
-    for cam_id, commune_id, status in cams:
+    broke = dict(db.session.execute(select(FaultTicket.camera_id, FaultTicket.opened_at).where(
+        FaultTicket.commune_id.in_(commune_ids), FaultTicket.status == "open")).all())
+    flaky = {f"{commune}-{n:03d}": today - timedelta(days=back)
+             for commune, cams_back in FLAKY.items() for n, back in cams_back}
+    for cam_id, commune_id, code in cams:
         if cam_id in have:
             continue
+        onset = broke.get(cam_id)
         for back in range(days, 0, -1):
-            checks = 1440
-            broken = status == "faulty" and back <= 3  # went down a few days ago
-            ok = rng.randint(0, 200) if broken else checks - rng.choice([0, 0, 0, 2, 5, 15, 60])
-            db.session.add(CameraUptimeDay(camera_id=cam_id, commune_id=commune_id,
-                                           day=today - timedelta(days=back), checks=checks, ok=ok))
+            day, checks = today - timedelta(days=back), 1440
+            ok = checks - rng.choice([0, 0, 0, 2, 5, 15, 60])
+            if onset is not None and day > onset.date():
+                ok = rng.randint(0, 30)  # down all day
+            elif onset is not None and day == onset.date():
+                ok = min(ok, onset.hour * 60 + onset.minute)  # went down that day
+            elif flaky.get(code) == day:
+                ok = rng.randint(72, 144)  # 5-10 %: kept dropping out
+            db.session.add(CameraUptimeDay(camera_id=cam_id, commune_id=commune_id, day=day, checks=checks, ok=ok))
+
+
+def _boundary(commune: AdminUnit, plan) -> None:
+    """A plausible outline for the map: an irregular 14-sided ring around the commune's centre,
+    wide enough to hold every demo camera (they lie within 0.012 degrees of it on each axis)."""
+    import math
+
+    if db.session.get(CommuneBoundary, commune.id) is not None:
+        return
+    lat0, lon0 = plan[0], plan[1]
+    rng = random.Random(f"boundary-{commune.code}")
+    ring = []
+    for k in range(14):
+        angle = 2 * math.pi * k / 14
+        radius = rng.uniform(0.019, 0.025)
+        ring.append([round(lon0 + radius * math.cos(angle), 6), round(lat0 + radius * math.sin(angle), 6)])
+    ring.append(ring[0])
+    geometry = CommuneBoundary.check_geometry({"type": "Polygon", "coordinates": [ring]})
+    db.session.add(CommuneBoundary(commune_id=commune.id, geometry=geometry,
+                                   source="Dữ liệu mẫu (demo), vẽ quanh các camera / demo data, drawn around the cameras"))
 
 
 def load() -> dict:
@@ -163,6 +216,7 @@ def load() -> dict:
         for code, plan in PLANS.items():
             if code in communes:
                 _commune_cameras(communes[code], plan)
+                _boundary(communes[code], plan)
         db.session.commit()
         _uptime_history([c.id for c in communes.values()])
         db.session.commit()

@@ -6,7 +6,10 @@ from datetime import datetime
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import login_required
 from pydantic import ValidationError
+from sqlalchemy import select
 
+from .. import clock, labels
+from ..extensions import db
 from ..errors import DomainError, ValidationFailed, pydantic_errors
 from ..i18n import t
 from ..storage import StorageError
@@ -15,10 +18,40 @@ from ..tenants import services as tenant_services
 from ..tenants.models import AdminUnit
 from . import faults, importer, media, registry
 from .media import CONTENT_TYPES
-from .models import Camera
+from .models import Camera, Clip, FaultTicket, Snapshot
 from .schemas import CameraIn, CameraUpdate, ConsentIn, ReferenceResetIn
 
 bp = Blueprint("streams", __name__)
+
+
+def _camera_names(ids) -> dict[int, str]:
+    return dict(db.session.execute(select(Camera.id, Camera.name).where(Camera.id.in_(ids))).all())
+
+
+def _describe_cameras(ids) -> dict[int, str]:
+    return {i: f"{t('Camera', 'Camera')} {name}" for i, name in _camera_names(ids).items()}
+
+
+def _describe_timed(model, at_column, what: tuple[str, str]):
+    def describe(ids) -> dict[int, str]:
+        rows = db.session.execute(select(model.id, model.camera_id, at_column).where(model.id.in_(ids))).all()
+        cams = _camera_names({r[1] for r in rows})
+        zone = t("giờ Việt Nam", "Vietnam time")
+        return {i: f"{t(*what)} {clock.to_vn(at).strftime('%H:%M %d/%m/%Y')} ({zone}), "
+                   f"camera {cams.get(cam, '–')}" for i, cam, at in rows}
+    return describe
+
+
+@bp.record_once
+def _describe_audited_objects(state) -> None:
+    """The audit log names snapshots, clips, tickets and cameras in words (labels.describe_objects)."""
+    labels.register_describer(state.app, "camera", _describe_cameras)
+    labels.register_describer(state.app, "snapshot", _describe_timed(Snapshot, Snapshot.taken_at,
+                                                                     ("Ảnh chụp lúc", "Snapshot at")))
+    labels.register_describer(state.app, "clip", _describe_timed(Clip, Clip.started_at,
+                                                                 ("Đoạn video từ", "Video clip from")))
+    labels.register_describer(state.app, "fault_ticket", _describe_timed(
+        FaultTicket, FaultTicket.opened_at, ("Phiếu sự cố mở lúc", "Fault ticket opened at")))
 
 
 def _form_data(model) -> dict:
@@ -77,14 +110,16 @@ def camera(camera_id: int):
                 body = ReferenceResetIn.model_validate({"reason": request.form.get("reason", "")})
                 _, closed = faults.reset_reference(cam.id, body.reason)
                 flash(t(f"Đã đặt lại khung nhìn chuẩn; camera sẽ lấy hình lần chụp tới làm chuẩn "
-                        f"(đóng {len(closed)} phiếu \"moved\")",
+                        f"(đóng {len(closed)} phiếu \"bị xoay lệch hướng\")",
                         f"Reference view reset: the next capture becomes the reference "
                         f"({len(closed)} \"moved\" ticket(s) closed)"), "ok")
                 return redirect(url_for("streams.camera", camera_id=cam.id))
             elif action == "clip":
                 clip = media.request_clip(cam.id, int(request.form.get("seconds") or 30),
                                           request.form.get("reason") or None)
-                flash(t(f"Đã yêu cầu ghi đoạn video #{clip.id}", f"Clip #{clip.id} requested"), "ok")
+                flash(t(f"Đã yêu cầu ghi đoạn video {clip.duration_s} giây: xem ở mục «Đoạn video gần đây»",
+                        f"A {clip.duration_s}-second clip was requested: see «Recent clips»"), "ok")
+                return redirect(url_for("streams.camera", camera_id=cam.id, clip=clip.id, _anchor="clips"))
             else:
                 data = _form_data(CameraUpdate)
                 registry.update_camera(cam.id, CameraUpdate.model_validate(data))
@@ -98,7 +133,10 @@ def camera(camera_id: int):
     latest = media.newest_snapshot_id(cam.id) if can_view else None
     villages = tenant_services.list_villages(cam.commune_id)
     consent = registry.active_consent(cam)
-    return render_template("streams/camera.html", cam=cam, can_view=can_view, latest=latest,
+    clips = list(db.session.execute(select(Clip).where(Clip.camera_id == cam.id)
+                                    .order_by(Clip.started_at.desc()).limit(5)).scalars()) if can_view else []
+    return render_template("streams/camera.html", cam=cam, can_view=can_view, latest=latest, clips=clips,
+                           new_clip=request.args.get("clip", type=int),
                            can_manage=access.may("cameras.manage", cam.commune_id), villages=villages,
                            can_reset_reference=faults.may_reset_reference(cam.commune_id),
                            consent=consent, needs_reason=bool(consent and consent.shares == "on_request"),
@@ -109,14 +147,16 @@ def camera(camera_id: int):
 @login_required
 def history(camera_id: int):
     access.require("media.view")
-    before = request.args.get("before")
-    try:
-        before_dt = datetime.fromisoformat(before) if before else None
+    before = (request.args.get("before") or "").strip()
+    try:  # a datetime-local picker gives Vietnam time without an offset; links carry the offset
+        before_dt = clock.from_vn(datetime.fromisoformat(before)) if before else None
     except ValueError:
-        raise ValidationFailed("before: not a date and time (2026-11-23T08:00:00+00:00)", field="before") from None
+        raise ValidationFailed(t("before: không phải ngày giờ (ví dụ 23/11/2026 08:00)",
+                                 "before: not a date and time (e.g. 23/11/2026 08:00)"), field="before") from None
     cam, rows = media.history(camera_id, before_dt, None, 50)
-    return render_template("streams/history.html", cam=cam, rows=rows,
-                           next_before=rows[-1].taken_at.isoformat() if len(rows) == 50 else None,
+    local = clock.to_vn(before_dt).strftime("%Y-%m-%dT%H:%M") if before_dt else ""
+    return render_template("streams/history.html", cam=cam, rows=rows, before_local=local,
+                           next_before=clock.to_vn(rows[-1].taken_at).isoformat() if len(rows) == 50 else None,
                            selected=request.args.get("show", type=int))
 
 

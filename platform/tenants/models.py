@@ -329,3 +329,39 @@ class WebAuthnCredential(db.Model):
     name: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CommuneBoundary(Scoped, db.Model):
+    """Ranh giới xã: a commune's outline for the map, a GeoJSON geometry (Polygon or MultiPolygon,
+    [longitude, latitude] pairs). ``source`` says where it came from (a survey, OSM, drawn by hand)."""
+
+    __tablename__ = "commune_boundaries"
+
+    commune_id: Mapped[int] = mapped_column(sa.ForeignKey("admin_units.id"), primary_key=True)
+    geometry: Mapped[dict] = mapped_column(sa.JSON)
+    source: Mapped[str] = mapped_column(sa.String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+
+    @staticmethod
+    def check_geometry(geometry) -> dict:
+        """The geometry if it is a closed Polygon or MultiPolygon inside Vietnam's rough box;
+        ValueError naming the field otherwise."""
+        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError("geometry: cần Polygon hoặc MultiPolygon / must be a GeoJSON Polygon or MultiPolygon")
+        polygons = [geometry.get("coordinates")] if geometry["type"] == "Polygon" else geometry.get("coordinates")
+        if not isinstance(polygons, list) or not polygons:
+            raise ValueError("geometry.coordinates: trống / empty")
+        for rings in polygons:
+            if not isinstance(rings, list) or not rings:
+                raise ValueError("geometry.coordinates: vòng trống / empty ring list")
+            for ring in rings:
+                if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
+                    raise ValueError("geometry.coordinates: vòng phải khép kín, ít nhất 4 điểm / "
+                                     "a ring must be closed with at least 4 points")
+                for point in ring:
+                    if (not isinstance(point, list) or len(point) != 2
+                            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)
+                            or not (100 <= point[0] <= 112 and 6 <= point[1] <= 25)):
+                        raise ValueError("geometry.coordinates: điểm [kinh độ, vĩ độ] ngoài Việt Nam / "
+                                         "a [longitude, latitude] point outside Vietnam")
+        return geometry

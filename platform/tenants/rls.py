@@ -81,7 +81,7 @@ BEGIN
                 ELSE coalesce(nullif(ranges, '')::int4multirange, '{{}}'::int4multirange) END;
   END IF;
   RETURN '{{}}'::int4multirange;
-END $$""",
+END $$""",  # nosec B608 - built from constants of this module only
     # The system scope is the unbounded range, which no unit scope is. Inlined where it is used (so
     # no SET search_path: names are qualified instead; it runs with the caller's rights anyway).
     "CREATE OR REPLACE FUNCTION public.camnet_scope_system() RETURNS boolean LANGUAGE sql STABLE AS $$ "
@@ -110,7 +110,7 @@ def after_migrations(conn, key: bytes | None, app_role: str | None) -> list[str]
     key_table = conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": SCOPE_KEY_TABLE}).scalar()
     if key_table and key:
         ikey, okey = scope_key_pads(key)
-        conn.execute(text(f"INSERT INTO {SCOPE_KEY_TABLE} (id, ikey, okey) VALUES (1, :i, :o) "
+        conn.execute(text(f"INSERT INTO {SCOPE_KEY_TABLE} (id, ikey, okey) VALUES (1, :i, :o) "  # nosec B608 - constant table name
                           "ON CONFLICT (id) DO UPDATE SET ikey = excluded.ikey, okey = excluded.okey"),
                      {"i": ikey, "o": okey})
     if not app_role or app_role == owner:

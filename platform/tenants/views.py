@@ -3,18 +3,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from datetime import timedelta, timezone
+from datetime import date, timedelta, timezone
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
+from .. import clock, labels
 from ..clock import utc_now
 from ..errors import DomainError, ForbiddenError, ValidationFailed, pydantic_errors
 from ..extensions import db
 from ..i18n import t
-from . import access, accounts, services, sessions, signin
+from ..names import HumanName
+from . import access, accounts, audit, services, sessions, signin
 from .auth import may_hold_tokens
 from .idsets import member_of
 from .models import AdminUnit, AuditEvent, User
@@ -23,6 +25,46 @@ from .schemas import GrantIn, TokenIn, UnitIn, UserIn, VillageIn
 from .scope import current_scope
 
 bp = Blueprint("tenants", __name__)
+# Set by the dashboards at start-up: ``figures(roles) -> {role: data}`` for the home page.
+HOME_FIGURES = "camnet.home_figures"
+
+
+def _describe_users(ids) -> dict[int, str]:
+    return {i: f"{t('Người dùng', 'User')} {name} ({username})" for i, username, name in db.session.execute(
+        select(User.id, User.username, User.full_name).where(User.id.in_(ids))).all()}
+
+
+def _describe_units(ids) -> dict[int, str]:
+    return dict(db.session.execute(select(AdminUnit.id, AdminUnit.name).where(AdminUnit.id.in_(ids))).all())
+
+
+def is_platform_admin() -> bool:
+    """For the menu: may the user open install-wide pages (system health)? Asked once a request."""
+    if "camnet_platform_admin" not in g:
+        try:
+            access.require_platform_admin()
+            g.camnet_platform_admin = True
+        except ForbiddenError:
+            g.camnet_platform_admin = False
+    return g.camnet_platform_admin
+
+
+@bp.app_context_processor
+def _menu_helpers() -> dict:
+    return {"is_platform_admin": is_platform_admin}
+
+
+@bp.record_once
+def _describe_audited_objects(state) -> None:
+    labels.register_describer(state.app, "user", _describe_users)
+    labels.register_describer(state.app, "unit", _describe_units)
+
+
+class EditUser(BaseModel):
+    """What the edit form changes (sign-in name, unit and roles have their own ways)."""
+    model_config = ConfigDict(extra="forbid")
+    full_name: HumanName = Field(..., min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 def _form(model, **extra):
@@ -97,8 +139,9 @@ def home():
     roles = roles_of(current_user)
     units = services.list_units() if access.may("units.read") else []
     communes = [u for u in units if u.is_commune]
+    figures = current_app.extensions.get(HOME_FIGURES)
     return render_template("home.html", roles=roles, role_labels=ROLE_LABELS, communes=communes,
-                           units=units, scope=scope)
+                           units=units, scope=scope, f=figures(roles) if figures else {})
 
 
 @bp.route("/units", methods=["GET", "POST"])
@@ -191,6 +234,40 @@ def user_account(user_id: int, action: str):
     return redirect(url_for("tenants.users"))
 
 
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required
+def user_edit(user_id: int):
+    """An admin of the user's unit corrects their name and e-mail, or takes back a role."""
+    access.require("users.manage")
+    user = accounts.manageable_user(user_id)
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "revoke":
+                services.revoke_grant(user.id, int(request.form.get("grant_id", "0") or 0))
+                flash(t("Đã thu hồi vai trò", "Role revoked"), "ok")
+                return redirect(url_for("tenants.user_edit", user_id=user.id))
+            data = EditUser.model_validate({"full_name": request.form.get("full_name", "").strip(),
+                                            "email": request.form.get("email", "").strip() or None})
+            changed = [k for k, v in data.model_dump().items() if getattr(user, k) != v]
+            for k in changed:
+                setattr(user, k, getattr(data, k))
+            if changed:
+                audit.record("user.update", unit_id=user.unit_id, object_type="user", object_id=user.id,
+                             detail={"fields": changed})
+            db.session.commit()
+            flash(t("Đã lưu thông tin người dùng", "User saved"), "ok")
+            return redirect(url_for("tenants.users"))
+        except ValidationError as exc:
+            db.session.rollback()
+            error, status = pydantic_errors(exc).message, 422
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = exc.message, getattr(exc, "status", 422)
+    return render_template("user_edit.html", user=user, error=error,
+                           unit_names={u.id: u.name for u in services.list_units()}), status
+
+
 @bp.route("/users/<int:user_id>/reset-link", methods=["POST"])
 @login_required
 def user_reset_link(user_id: int):
@@ -237,17 +314,42 @@ def tokens():
     return render_template("tokens.html", tokens=rows, secret=secret, expired=expired)
 
 
+AUDIT_PAGE = 200
+
+
 @bp.route("/audit")
 @login_required
 def audit_log():
+    """The audit log in words, newest first, filtered by who, what, when (Vietnam dates) and where."""
     access.require("audit.read")
     scope = current_scope()
-    rows = db.session.execute(
-        select(AuditEvent).where(member_of(AuditEvent.unit_id, scope.units_with("audit.read")))
-        .order_by(AuditEvent.id.desc()).limit(200)
-    ).scalars().all()
-    names = {u.id: u.name for u in services.list_units()}
-    return render_template("audit.html", rows=rows, names=names)
+    units = services.list_units()
+    communes = [u for u in units if u.is_commune]
+    f = {k: (request.args.get(k) or "").strip() for k in ("who", "action", "from", "to", "unit_id")}
+    stmt = select(AuditEvent).where(member_of(AuditEvent.unit_id, scope.units_with("audit.read")))
+    if f["who"]:
+        stmt = stmt.where(AuditEvent.actor_name.ilike(f"%{f['who'][:80]}%"))
+    if f["action"]:
+        stmt = stmt.where(AuditEvent.action == f["action"])
+    try:
+        if f["from"]:
+            stmt = stmt.where(AuditEvent.at >= clock.vn_day_start(date.fromisoformat(f["from"])))
+        if f["to"]:
+            stmt = stmt.where(AuditEvent.at < clock.vn_day_start(date.fromisoformat(f["to"]) + timedelta(days=1)))
+    except ValueError:
+        flash(t("Ngày không hợp lệ (từ ngày / đến ngày)", "Not a date (from / to)"), "error")
+    if f["unit_id"].isdigit():
+        chosen = next((u for u in units if u.id == int(f["unit_id"])), None)
+        if chosen is not None:
+            stmt = stmt.where(member_of(AuditEvent.unit_id, [u.id for u in units if u.path.startswith(chosen.path)]))
+    rows = db.session.execute(stmt.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)).scalars().all()
+    names = {u.id: u.name for u in units}
+    objects = labels.describe_objects(current_app, [(e.object_type, e.object_id) for e in rows])
+    people = dict(db.session.execute(select(User.username, User.full_name).where(
+        User.username.in_({e.actor_name for e in rows if e.actor_name}))).all()) if rows else {}
+    actions = sorted(labels.LABELS["audit_action"], key=lambda a: labels.label(a, "audit_action"))
+    return render_template("audit.html", rows=rows, names=names, objects=objects, people=people, f=f,
+                           actions=actions, communes=communes, limit=AUDIT_PAGE)
 
 
 @bp.route("/me", methods=["GET", "POST"])

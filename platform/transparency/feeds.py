@@ -1,34 +1,19 @@
-"""What feeds the logs: the funding journal (a hook in ``ledger.post``), evidence exports and footage
-access (mapper events on their models), and the backfill that moves an existing hash chain into the log."""
+"""What feeds the logs: the funding journal (a hook in ``ledger.post``), evidence exports (a seal in
+``incidents.evidence``, see ``packages``), footage access (a mapper event on audit rows), and the
+backfill that moves an existing hash chain into the log."""
 from __future__ import annotations
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, select
 
 from ..billing_socialization import ledger
 from ..billing_socialization.models import Account, JournalTransaction, Posting
 from ..extensions import db
-from ..incidents.models import EvidenceExport
 from ..tenants.models import AuditEvent
-from . import services, store
+from . import packages, services, store
 
 # Audit actions that are a view or download of camera media (streams.media, capture.live,
 # incidents.services, incidents.evidence write them through ``audit.media_access``).
 ACCESS_ACTIONS = frozenset({"media.view", "media.download", "media.live", "evidence.download"})
-
-_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-                          "\r": "\\r", "\t": "\\t", "\v": "\\v"})
-
-
-def _field(value) -> str:
-    return "" if value is None else str(value).translate(_ESCAPES)
-
-
-def evidence_payload(export) -> bytes:
-    """An export's entry: id, incident, the archive's SHA-256 and size, its manifest's hash and signature
-    (the manifest columns once the evidence signing work adds them; empty until then)."""
-    fields = ["camnet-evidence/1", export.commune_id, export.id, export.incident_id, export.sha256, export.size,
-              export.object_key, getattr(export, "manifest_sha256", None), getattr(export, "manifest_signature", None)]
-    return "|".join(_field(f) for f in fields).encode()
 
 
 def access_payload(ev) -> bytes:
@@ -36,7 +21,7 @@ def access_payload(ev) -> bytes:
     at = ev.at.isoformat() if ev.at is not None else ""
     fields = ["camnet-access/1", ev.unit_id, ev.id, at, ev.actor_id, ev.actor_name, ev.action, ev.object_type,
               ev.object_id, ev.outcome, ev.reason, ev.ip]
-    return "|".join(_field(f) for f in fields).encode()
+    return "|".join(packages.field(f) for f in fields).encode()
 
 
 # ---- funding --------------------------------------------------------------------------------
@@ -102,13 +87,7 @@ def migrate_chain(commune_id: int) -> dict:
             "log_size": services.get_log(conn, commune_id, "funding").size}
 
 
-# ---- evidence and access --------------------------------------------------------------------
-
-def _export_ready(mapper, connection, target) -> None:
-    if target.status != "ready" or not inspect(target).attrs.status.history.has_changes():
-        return
-    services.append_entry(connection, target.commune_id, "evidence", target.id, evidence_payload(target))
-
+# ---- access --------------------------------------------------------------------------
 
 def _access_recorded(mapper, connection, target) -> None:
     if target.action in ACCESS_ACTIONS and target.unit_id is not None:
@@ -119,8 +98,6 @@ def install() -> None:
     """Register the feeds once per process (mapper events and the ledger hook are global)."""
     if on_journal_post not in ledger.AFTER_POST:
         ledger.AFTER_POST.append(on_journal_post)
-    if not event.contains(EvidenceExport, "after_update", _export_ready):
-        event.listen(EvidenceExport, "after_update", _export_ready)
-        event.listen(EvidenceExport, "after_insert", _export_ready)
+    packages.install()  # evidence exports: sealed into the log as their manifest is signed
     if not event.contains(AuditEvent, "after_insert", _access_recorded):
         event.listen(AuditEvent, "after_insert", _access_recorded)

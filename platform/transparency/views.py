@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, TooManyRequests, ValidationFailed
 from ..extensions import db
+from ..incidents import evidence
 from ..storage import StorageError
 from ..tenants.models import AdminUnit
 from ..tenants.scope import system_scope
+from ..tenants.throttle import address_key
 from . import keys, services, tiles
 from .models import KINDS
-from .schemas import ConsistencyQuery, LeafQuery
+from .schemas import ConsistencyQuery, LeafQuery, decode_hash
 
 bp = Blueprint("transparency", __name__, url_prefix="/transparency", template_folder="../templates")
 TEXT = "text/plain; charset=utf-8"
@@ -94,6 +96,29 @@ def tile(unit_id: int, kind: str, tile: str):
     return Response(data, mimetype="application/octet-stream", headers={"Cache-Control": cache})
 
 
+PUBLIC_VERIFY_FIELDS = ("ok", "verdict", "signature", "record", "log", "format", "export_id", "incident_id",
+                        "files", "problems")
+
+
+@bp.post("/evidence/verify")
+def verify_package():
+    """Kiểm tra gói chứng cứ không cần tài khoản (a court, a lawyer): the uploaded package against its
+    manifest, the platform's signature, the platform's record and its transparency log entry. The
+    answer is only about the uploaded package: match or mismatch, and which file or record differs.
+    Limited per client address (``TLOG_VERIFY_PER_MINUTE``)."""
+    limit = int(current_app.config.get("TLOG_VERIFY_PER_MINUTE", 10))
+    who = address_key(request.remote_addr) or "unknown"
+    if current_app.extensions["camnet.coord"].incr(f"tlog-verify:{{{who}}}", 60) > limit:
+        raise TooManyRequests("Quá nhiều lần kiểm tra, thử lại sau một phút / Too many checks, try again in a minute")
+    upload = request.files.get("file")
+    data = upload.read() if upload else (request.get_data() if request.mimetype == "application/zip" else b"")
+    if not data:
+        raise ValidationFailed("file: upload the package as multipart field 'file' or an application/zip body",
+                               field="file")
+    result = evidence.verify_archive(data)
+    return jsonify({k: result[k] for k in PUBLIC_VERIFY_FIELDS})
+
+
 @bp.get("/<int:unit_id>")
 def page(unit_id: int):
     """Trang minh bạch: the commune's logs, their checkpoints, and checking a proof in the browser."""
@@ -112,4 +137,15 @@ def page(unit_id: int):
                          "checkpoint": services.served_note(conn, cp) if cp else "",
                          "key": keys.verifier_key(row.origin)})
         db.session.commit()
-    return render_template("transparency/page.html", unit=unit, logs=logs)
+    return render_template("transparency/page.html", unit=unit, logs=logs, focus=_focus())
+
+
+def _focus() -> dict | None:
+    """What a QR code asks the page to check in the browser: a report's checkpoint (``size``: the log
+    still extends it) or a receipt's leaf (``leaf`` + ``size``: it is in that checkpoint)."""
+    kind, size, leaf = request.args.get("kind", "funding"), request.args.get("size", ""), request.args.get("leaf")
+    if kind not in KINDS or not size.isdigit() or not 0 < int(size) < 2**62:
+        return None
+    if leaf is not None and decode_hash(leaf) is None:
+        return None
+    return {"kind": kind, "size": int(size), "leaf": leaf}

@@ -10,7 +10,7 @@ def init_app(app) -> None:
 
     from ..capture import grab
     from ..extensions import csrf
-    from . import live, views_playback
+    from . import live, views_playback, views_recorder
     from .restream import Hub
     from .views_live import api_bp, bp
 
@@ -25,3 +25,4 @@ def init_app(app) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(bp)
     views_playback.register(app)  # recording, playback on a timeline, range export
+    views_recorder.register(app)  # pulls from the commune's recorders

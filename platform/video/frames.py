@@ -15,7 +15,7 @@ from ..capture.grab import small_from_bgr
 
 
 def decode_keyframe(data: bytes, quality: int = 80) -> Frame | None:
-    fd, path = tempfile.mkstemp(prefix="camnet-live-", suffix=".mp4", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    fd, path = tempfile.mkstemp(prefix="camnet-live-", suffix=".mp4", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)  # nosec B108 - mkstemp: private file
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

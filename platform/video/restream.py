@@ -252,7 +252,7 @@ class Restream:
         self.connections += 1
         cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-rtsp_transport", "tcp",
                "-timeout", str(int(STALL_SECONDS * 1_000_000)), "-fflags", "nobuffer",
-               "-analyzeduration", "500000", "-probesize", "500000", "-i", url,
+               "-analyzeduration", "0", "-probesize", "32768", "-i", url,
                "-map", "0:v:0", "-c", "copy", "-f", "mp4", "-movflags", MOVFLAGS, "-flush_packets", "1",
                "pipe:1"]
         try:

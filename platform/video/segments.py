@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import and_, delete, exists, false, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utc_now
@@ -191,10 +191,16 @@ def held_condition(now: datetime):
         Clip.started_at >= seg.started_at - timedelta(hours=6), _clip_overlaps(seg)))
     minutes = int(current_app.config.get("RECORDING_INCIDENT_HOLD_MINUTES") or 30)
     window = timedelta(minutes=minutes)
-    over_incident = exists(select(Incident.id).join(IncidentCamera, IncidentCamera.incident_id == Incident.id).where(
-        IncidentCamera.camera_id == seg.camera_id, Incident.status.notin_(CLOSED_STATUSES),
-        Incident.occurred_at - window < seg.ended_at, Incident.occurred_at + window > seg.started_at))
+    # open cases are few: their (camera, time) pairs become plain comparisons (portable, index-friendly)
+    cases = db.session.execute(select(IncidentCamera.camera_id, Incident.occurred_at).join(
+        Incident, Incident.id == IncidentCamera.incident_id).where(Incident.status.notin_(CLOSED_STATUSES))).all()
+    over_incident = or_(false(), *(and_(seg.camera_id == cid, seg.started_at < _aware(at) + window,
+                                        seg.ended_at > _aware(at) - window) for cid, at in cases))
     return or_(seg.legal_hold.is_(True), over_clip, over_incident)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _clip_overlaps(seg):

@@ -147,6 +147,7 @@ def test_district_map_shows_every_demo_commune(browser, server):
 
 def test_a_household_follows_its_share_to_the_cameras_it_pays_for(browser, server):
     context, page = _signed_in(browser, server, "hogiadinh.bensung", width=390, height=844)
+    page.click("[data-nav-toggle]")  # at phone width the menu is collapsed behind its button
     page.click("nav a:has-text('Đóng góp của hộ')")
     page.wait_for_url(lambda url: url.endswith("/funding/my-shares"))
     text = page.inner_text("main")

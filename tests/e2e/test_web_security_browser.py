@@ -13,7 +13,7 @@ from camnet.extensions import db
 from camnet.tenants.models import AdminUnit
 from camnet.tenants.scope import system_scope
 
-from .test_browser import CHROMIUM, _signed_in, browser, server  # noqa: F401  (fixtures)
+from .test_browser import CHROMIUM, _signed_in
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed")
