@@ -176,7 +176,7 @@ def test_retention_deletes_old_segments_but_never_what_a_case_holds(any_app, wor
         db.session.commit()
     assert {n for n, i in ids.items() if i in left} == {"recent", "hold", "under_clip", "near_case"}
     assert result.as_dict()["recording_segments_deleted"] == 2
-    assert left == {ids[n] for n in ('recent', 'hold', 'under_clip', 'near_case')}
+    assert left & set(ids.values()) == {ids[n] for n in ('recent', 'hold', 'under_clip', 'near_case')}  # the world has segments of its own
     store = any_app.extensions["camnet.storage"]
     assert not store.exists(keys[ids["plain"]]) and not store.exists(keys[ids["closed_case"]])
     assert store.exists(keys[ids["hold"]]) and store.exists(keys[ids["under_clip"]])

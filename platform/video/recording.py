@@ -205,8 +205,10 @@ class SegmentJob:
     base: tuple[datetime, float] | None = None
     pending: list = field(default_factory=list)
     retry_at: float = 0.0
+    progress_at: float = 0.0  # monotonic time of the last segment ffmpeg finished (or its start)
 
     def start(self, config) -> None:
+        self.progress_at = time.monotonic()
         self.relay = RtspRelay(plan(self.cam.rtsp_url, config), timeout=10.0)
         self.run_dir = self.folder / f"run-{int(time.time() * 1000)}"
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -251,6 +253,8 @@ class SegmentJob:
             ended = wall0 + timedelta(seconds=end_s - t0)
             if path.exists() and path.stat().st_size > 0 and ended > started:
                 self.pending.append(LocalSegment(path, started, ended))
+        if len(rows) > self.lines:
+            self.progress_at = time.monotonic()
         self.lines = len(rows)
 
     def stop(self, wait: float = 8.0) -> None:
@@ -335,6 +339,11 @@ class Recorder:
                 job.stop()
                 job.proc = None
                 job.cam = cam
+            if job.running and time.monotonic() - job.progress_at > 3 * self.seconds + 20:
+                # a stream that stalls without closing keeps ffmpeg waiting: start it again
+                log.warning("recorder: camera %s wrote no segment for %.0f s: restarting", cid,
+                            time.monotonic() - job.progress_at)
+                job.stop(wait=2.0)
             if not job.running:
                 if job.proc is not None:
                     job.collect()
